@@ -1,0 +1,77 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import { NodeSettings } from "./config";
+import { nodeCommand, nodeTrustScript } from "./nodeScripts";
+
+export interface NodeTrustArgs {
+    node: NodeSettings;
+    /** `host:port` as the node's clients address the registry. */
+    registry: string;
+    /** The registry's host name, for the optional /etc/hosts line. */
+    hostname: string;
+    caCertPem: pulumi.Input<string>;
+    /** Marker for what this stack writes on a node (file names, /etc/hosts comment). */
+    id: string;
+}
+
+/** SHA-256 fingerprint of a PEM, short enough for triggers and logs. */
+export function pemFingerprint(pem: string): string {
+    return crypto.createHash("sha256").update(pem.trim()).digest("hex");
+}
+
+/**
+ * Makes one node trust the registry's CA over SSH, the scoped way for its container runtime, plus the
+ * opt-in /etc/hosts line and system trust. The script travels on stdin (never argv), carries both the
+ * create and the delete mode, and is idempotent: a re-run changes nothing and restarts nothing.
+ */
+export class NodeTrust extends pulumi.ComponentResource {
+    public readonly command: command.remote.Command;
+    /** What the node's last run reported (`changed:`/`unchanged:`/`restarted:` lines). */
+    public readonly report: pulumi.Output<string>;
+
+    constructor(name: string, args: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:NodeTrust", name, {}, opts);
+        const { node } = args;
+        const script = pulumi.output(args.caCertPem).apply((caPem) => nodeTrustScript({
+            registry: args.registry,
+            hostname: args.hostname,
+            caPem,
+            runtime: node.runtime,
+            hostsAddress: node.hostsAddress,
+            systemTrust: node.systemTrust,
+            insecureRegistry: node.insecureRegistry,
+            containerdConfigFile: node.containerdConfigFile,
+            containerdRestartCommand: node.containerdRestartCommand,
+            dockerRestartCommand: node.dockerRestartCommand,
+            id: args.id,
+        }));
+        this.command = new command.remote.Command(`${name}-trust`, {
+            connection: {
+                host: node.host,
+                port: node.port,
+                user: node.user,
+                privateKey: pulumi.secret(node.privateKey),
+                ...(node.hostKey ? { hostKey: node.hostKey } : {}),
+                // fail in seconds, not the provider's default of minutes, when a node is down
+                dialErrorLimit: node.dialErrorLimit,
+                perDialTimeout: node.perDialTimeout,
+            },
+            create: nodeCommand("create", node.user),
+            update: nodeCommand("create", node.user),
+            delete: nodeCommand("delete", node.user),
+            stdin: script,
+            // a new CA, address or runtime removes the old trust (old script, delete mode) and adds the new
+            triggers: [
+                pulumi.output(args.caCertPem).apply(pemFingerprint),
+                args.registry, node.runtime, args.id,
+            ],
+        }, {
+            parent: this,
+            // create and delete write the same paths: the old delete must run before the new create
+            deleteBeforeReplace: true,
+        });
+        this.report = this.command.stdout;
+        this.registerOutputs({ report: this.report });
+    }
+}

@@ -1,0 +1,66 @@
+import * as pulumi from "@pulumi/pulumi";
+import { registryAddress, RegistrySettings } from "./config";
+import { NodeTrust } from "./NodeTrust";
+import { PullSecret } from "./PullSecret";
+import { RegistryCertificate } from "./RegistryCertificate";
+import { RegistryCredentials } from "./RegistryCredentials";
+import { RegistryServer } from "./RegistryServer";
+import { ServiceImages } from "./ServiceImages";
+
+export interface PrivateRegistryArgs {
+    settings: RegistrySettings;
+    /** Names the CA and marks what is written on nodes; usually `<project>-<stack>`. */
+    id: string;
+}
+
+/**
+ * The whole graph: certificate and credentials feed the registry container, every node's trust and the
+ * pull secret; the service images wait for the running registry.
+ */
+export class PrivateRegistry extends pulumi.ComponentResource {
+    public readonly address: string;
+    public readonly url: string;
+    public readonly certificate: RegistryCertificate;
+    public readonly credentials: RegistryCredentials;
+    public readonly server: RegistryServer;
+    public readonly nodes: NodeTrust[];
+    public readonly pullSecret?: PullSecret;
+    public readonly images?: ServiceImages;
+
+    constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:PrivateRegistry", name, {}, opts);
+        const s = args.settings;
+        this.address = registryAddress(s.hostname, s.port);
+        this.url = `https://${this.address}`;
+
+        this.certificate = new RegistryCertificate(`${name}-tls`, {
+            hostname: s.hostname, dnsNames: s.dnsNames, ipAddresses: s.ipAddresses, tls: s.tls,
+            caCommonName: `${args.id} registry CA`,
+        }, { parent: this });
+        this.credentials = new RegistryCredentials(`${name}-auth`, {
+            registry: this.address, username: s.username, password: s.password,
+            passwordLength: s.passwordLength, bcryptCost: s.bcryptCost,
+        }, { parent: this });
+        this.server = new RegistryServer(`${name}-server`, {
+            dockerHost: s.dockerHost, image: s.image, containerName: s.containerName,
+            port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, dataHostPath: s.dataHostPath,
+            certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
+            htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
+        }, { parent: this });
+        this.nodes = s.nodes.map((node) => new NodeTrust(`${name}-node-${node.name}`, {
+            node, registry: this.address, hostname: s.hostname, caCertPem: this.certificate.caCertPem, id: args.id,
+        }, { parent: this }));
+        if (s.kubernetes) {
+            this.pullSecret = new PullSecret(`${name}-k8s`, {
+                kubernetes: s.kubernetes, registry: this.address, dockerConfigJson: this.credentials.dockerConfigJson,
+            }, { parent: this });
+        }
+        if (s.services.length > 0) {
+            this.images = new ServiceImages(`${name}-images`, {
+                services: s.services, registry: this.address,
+                username: this.credentials.username, password: this.credentials.password, provider: this.server.provider,
+            }, { parent: this, dependsOn: [this.server.container] });
+        }
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,111 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { TlsVersion } from "./config";
+
+export interface RegistryServerArgs {
+    /** Docker engine to run on: unix:///var/run/docker.sock, tcp://…, ssh://user@host. */
+    dockerHost: string;
+    /** Registry image reference, pulled with RemoteImage. */
+    image: string;
+    containerName: string;
+    /** Published port on each bind address. */
+    port: number;
+    bindAddresses: string[];
+    /** Named volume for the registry's data (survives container replacement)… */
+    dataVolume?: string;
+    /** …or a host path on the docker host. */
+    dataHostPath?: string;
+    certPem: pulumi.Input<string>;
+    privateKeyPem: pulumi.Input<string>;
+    htpasswd: pulumi.Input<string>;
+    minTlsVersion: TlsVersion;
+    logLevel: string;
+}
+
+const CERT = "/certs/registry.crt";
+const KEY = "/certs/registry.key";
+const HTPASSWD = "/auth/htpasswd";
+const DATA = "/var/lib/registry";
+const LISTEN_PORT = 5000;
+
+/**
+ * The health check: any HTTP answer from /v2/ (401 when auth is on) means the registry serves. Written
+ * for busybox wget, which the registry image ships, and which exits non-zero on a 401.
+ */
+export const HEALTHCHECK = [
+    "CMD-SHELL",
+    `wget -S --spider --no-check-certificate https://127.0.0.1:${LISTEN_PORT}/v2/ 2>&1 | grep -qE 'HTTP/[0-9.]+ (200|401)'`,
+];
+
+/** The registry's REGISTRY_* settings, as the seed recipe gives them plus the TLS minimum and log level. */
+export function registryEnv(minTlsVersion: TlsVersion, logLevel: string): string[] {
+    return [
+        "REGISTRY_AUTH=htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm",
+        `REGISTRY_AUTH_HTPASSWD_PATH=${HTPASSWD}`,
+        `REGISTRY_HTTP_ADDR=0.0.0.0:${LISTEN_PORT}`,
+        `REGISTRY_HTTP_TLS_CERTIFICATE=${CERT}`,
+        `REGISTRY_HTTP_TLS_KEY=${KEY}`,
+        `REGISTRY_HTTP_TLS_MINIMUMTLS=${minTlsVersion}`,
+        `REGISTRY_LOG_LEVEL=${logLevel}`,
+    ];
+}
+
+/**
+ * The registry container on a docker host: the pinned image, a data volume, and the certificate, key and
+ * htpasswd as uploads (no host paths to manage). Any of those changing replaces the container, delete
+ * first; the data stays on the volume.
+ */
+export class RegistryServer extends pulumi.ComponentResource {
+    public readonly provider: docker.Provider;
+    public readonly container: docker.Container;
+    public readonly containerName: pulumi.Output<string>;
+    public readonly imageId: pulumi.Output<string>;
+    public readonly volumeName: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: RegistryServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:RegistryServer", name, {}, opts);
+        // explicit, so nothing silently targets DOCKER_HOST
+        this.provider = new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent: this });
+        const childOpts = { parent: this, provider: this.provider };
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts);
+        const volume = args.dataVolume !== undefined
+            ? new docker.Volume(`${name}-data`, { name: args.dataVolume }, { ...childOpts, retainOnDelete: true })
+            : undefined;
+        // a shared secret for the registry's upload state; unset, each start would pick a random one
+        const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 32, special: false }, { parent: this });
+
+        this.container = new docker.Container(`${name}-container`, {
+            name: args.containerName,
+            image: image.imageId,
+            restart: "always",
+            networkMode: "bridge",
+            envs: pulumi.secret(httpSecret.result.apply((s) => [...registryEnv(args.minTlsVersion, args.logLevel), `REGISTRY_HTTP_SECRET=${s}`])),
+            ports: args.bindAddresses.map((ip) => ({ internal: LISTEN_PORT, external: args.port, ip, protocol: "tcp" })),
+            volumes: [volume
+                ? { volumeName: volume.name, containerPath: DATA }
+                : { hostPath: args.dataHostPath, containerPath: DATA }],
+            uploads: [
+                { file: CERT, content: args.certPem, permissions: "0644" },
+                { file: KEY, content: pulumi.secret(args.privateKeyPem), permissions: "0600" },
+                { file: HTPASSWD, content: pulumi.secret(args.htpasswd), permissions: "0600" },
+            ],
+            healthcheck: { tests: HEALTHCHECK, interval: "10s", timeout: "5s", retries: 3, startPeriod: "5s" },
+            wait: true,
+            waitTimeout: 60,
+            mustRun: true,
+        }, {
+            ...childOpts,
+            // the name and the published port are taken until the old container is gone
+            deleteBeforeReplace: true,
+            // docker ignores a changed health check on an existing container
+            replaceOnChanges: ["healthcheck"],
+            additionalSecretOutputs: ["envs", "uploads"],
+        });
+        this.containerName = this.container.name;
+        this.imageId = image.imageId;
+        this.volumeName = volume ? volume.name : pulumi.output(undefined);
+        this.registerOutputs({ containerName: this.containerName, imageId: this.imageId, volumeName: this.volumeName });
+    }
+}

@@ -1,0 +1,44 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { ServiceSettings } from "./config";
+
+export interface ServiceImagesArgs {
+    services: ServiceSettings[];
+    /** `host:port` of the registry. */
+    registry: string;
+    username: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+    /** The docker engine that builds and pushes. */
+    provider: docker.Provider;
+}
+
+/**
+ * Builds each service, tags it `host:port/name:tag` and pushes it with the registry's credentials.
+ * Give it `dependsOn` the running registry; each build waits for it. Outputs the digest-pinned reference of each image.
+ */
+export class ServiceImages extends pulumi.ComponentResource {
+    /** service name → `host:port/name@sha256:…`. */
+    public readonly refs: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: ServiceImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:ServiceImages", name, {}, opts);
+        const refs: Record<string, pulumi.Output<string>> = {};
+        for (const svc of args.services) {
+            const image = new docker.Image(`${name}-${svc.name}`, {
+                imageName: `${args.registry}/${svc.name}:${svc.tag}`,
+                build: {
+                    context: svc.context,
+                    ...(svc.dockerfile !== undefined ? { dockerfile: path.join(svc.context, svc.dockerfile) } : {}),
+                    // pinned, or an arm64 laptop and an amd64 CI would build different images
+                    platform: svc.platform,
+                    args: svc.args,
+                },
+                registry: { server: args.registry, username: args.username, password: pulumi.secret(args.password) },
+            }, { parent: this, provider: args.provider, dependsOn: opts?.dependsOn });
+            refs[svc.name] = image.repoDigest;
+        }
+        this.refs = pulumi.output(refs);
+        this.registerOutputs({ refs: this.refs });
+    }
+}

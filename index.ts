@@ -1,0 +1,24 @@
+import * as pulumi from "@pulumi/pulumi";
+import { parseSettings, rawConfig, stackId } from "./components/config";
+import { PrivateRegistry } from "./components/PrivateRegistry";
+
+const stack = pulumi.getStack();
+const settings = parseSettings(rawConfig(pulumi.runtime.allConfig()), stack);
+const registry = new PrivateRegistry("registry", { settings, id: stackId(stack) });
+
+/** `host:port` for docker/skopeo/containerd. */
+export const registryHost = registry.address;
+export const registryUrl = registry.url;
+export const caCertificatePem = registry.certificate.caCertPem;
+export const username = registry.credentials.username;
+export const password = registry.credentials.password;
+/** A docker config.json for this registry (also what the pull secret holds). */
+export const dockerConfigJson = registry.credentials.dockerConfigJson;
+/** namespace → pull secret name (empty without Kubernetes). */
+export const pullSecrets = registry.pullSecret?.secretNames ?? {};
+/** service → digest-pinned image reference. */
+export const images = registry.images?.refs ?? {};
+export const certificateExpiry = registry.certificate.expiry;
+export const containerName = registry.server.containerName;
+/** node → what its last trust run changed. */
+export const nodeReports = pulumi.output(Object.fromEntries(registry.nodes.map((n, i) => [settings.nodes[i].name, n.report])));

@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# Builds the live test environment from scratch under $LIVE_DIR (default /tmp/pr-live), then writes
+# $LIVE_DIR/env.json: the suite's own dockerd with locally built images (no registry is reachable), and
+# SSH "nodes", each a network + mount namespace with private /etc, /usr/local/share/ca-certificates and /run.
+# Needs root and the packages from install.sh. down.sh undoes all of it.
+set -Eeuo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LIVE_DIR=${LIVE_DIR:-/tmp/pr-live}
+LIVE_DIR=${LIVE_DIR%/}
+export LIVE_DIR
+
+# Every name and address here is ours alone; down.sh relies on the same ones.
+PREFIX=prl                        # netns prl-<node>, host-side veth prl-<node>-h
+HOST_IP=10.213.0.1                # host end of every node veth
+BRIDGE=prl-br0                    # own bridge, so a system dockerd's docker0 is never touched
+BRIDGE_CIDR=10.213.0.129/26       # containers on the default bridge: 10.213.0.130-190
+ADDR_POOL=10.213.0.192/26         # user-defined docker networks, /29 each
+CGROUP=pr-live                    # containers' cgroup parent, instead of the /docker another dockerd uses
+REGISTRY_IMAGE=localhost/registry:2.8.2-local
+TEST_IMAGE=localhost/lt-busybox:1
+LAYERS_IMAGE=localhost/lt-layers:1
+LAYER_COUNT=22
+# name ip runtime user
+NODES=("a 10.213.0.2 docker root" "b 10.213.0.3 containerd root" "c 10.213.0.4 crio prnode"
+       "d 10.213.0.5 containerd root")
+UNREACHABLE=(e 10.213.0.6)        # namespace up, nothing listening: connection refused
+PRNODE_UID=2213                   # node c's non-root user; exists only in node c's /etc
+
+D=$LIVE_DIR/docker
+DOCKER_SOCK=$LIVE_DIR/docker.sock
+export DOCKER_HOST=unix://$DOCKER_SOCK DOCKER_CONFIG=$LIVE_DIR/docker-cli DOCKER_BUILDKIT=0
+
+T0=$(date +%s%N)
+step() { printf 'up.sh: [%6.2fs] %s\n' "$(( $(date +%s%N) - T0 ))e-9" "$*"; }
+die() { echo "up.sh: ERROR: $*" >&2; exit 1; }
+trap 'echo "up.sh: FAILED at line $LINENO: $BASH_COMMAND (logs under $LIVE_DIR; down.sh cleans up)" >&2' ERR
+
+# Polls CMD every 0.1 s for up to SECONDS; returns 1 on timeout.
+wait_for() { local t=$1; shift; for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done; return 1; }
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+case "$LIVE_DIR" in /?*/?*) ;; *) die "LIVE_DIR must be an absolute path at least two levels deep: '$LIVE_DIR'" ;; esac
+for c in dockerd docker docker-registry busybox containerd ctr sshd ssh-keygen nsenter unshare setsid ip python3; do
+  command -v "$c" >/dev/null || die "'$c' not found; run $HERE/install.sh"
+done
+BUSYBOX=$(command -v busybox)
+PYTHON=$(command -v /usr/bin/python3 python3 | head -n1)   # Debian's, not a slower pyenv shim
+! ldd "$BUSYBOX" >/dev/null 2>&1 || die "$BUSYBOX is dynamically linked; install busybox-static"
+
+step "cleaning up any previous environment"
+"$HERE/down.sh" >/dev/null || die "down.sh failed; see its output above"
+mkdir -p "$LIVE_DIR" "$D"/{data,exec} "$DOCKER_CONFIG" "$LIVE_DIR"/{ssh,nodes,build}
+# Node c's non-root user reads authorized_keys under $LIVE_DIR.
+chmod 755 "$LIVE_DIR" "$LIVE_DIR/ssh" "$LIVE_DIR/nodes"
+
+# ---- a. the suite's own dockerd ---------------------------------------------------------------------------
+step "starting dockerd on $DOCKER_SOCK"
+ip link add "$BRIDGE" type bridge || die "cannot create bridge $BRIDGE"
+ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+ip link set "$BRIDGE" up
+[ -d /etc/docker ] || die "/etc/docker is missing (docker.io provides it); it is needed as a mount point"
+mkdir -p "$D/etc/certs.d"
+echo '{}' > "$D/etc/daemon.json"   # ignore any /etc/docker/daemon.json meant for a system dockerd
+echo '{}' > "$DOCKER_CONFIG/config.json"
+# --iptables=false: published ports are served by docker-proxy (userland proxy) alone, which binds
+# 127.0.0.1 and 10.213.0.1 and dials the container over the bridge, so the host's iptables/nftables,
+# ip_forward and FORWARD policy are left untouched.
+# Own mount namespace (slave: host mounts still propagate in) with a private /run and /etc/docker, so the
+# overlay and netns mounts of dockerd and its containerd, the shims' /run/containerd/s sockets and dockerd's
+# /etc/docker/key.json never land on the host, and certs.d (registry CAs this dockerd trusts) is ours.
+# shellcheck disable=SC2016 # $1 and $@ expand in the inner sh
+setsid unshare --mount --propagation slave -- sh -c '
+  mount -t tmpfs -o mode=755 tmpfs /run && mount --bind "$1" /etc/docker && shift && exec "$@"' dockerd "$D/etc" \
+  dockerd --config-file "$D/etc/daemon.json" --host "$DOCKER_HOST" \
+  --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
+  --bridge "$BRIDGE" --default-address-pool "base=$ADDR_POOL,size=29" \
+  --iptables=false --ip-forward=false --ip-masq=false --userland-proxy=true \
+  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$CGROUP" --storage-driver overlay2 </dev/null >"$D/dockerd.log" 2>&1 &
+DOCKER_PID=$!
+echo "$DOCKER_PID" > "$D/dockerd.started.pid"
+
+# ---- d. client key; e. nodes (while dockerd starts) --------------------------------------------------------
+step "creating SSH client key and nodes"
+ssh-keygen -q -t ed25519 -N '' -C pr-live-client -f "$LIVE_DIR/ssh/id_ed25519"
+cp "$LIVE_DIR/ssh/id_ed25519.pub" "$LIVE_DIR/ssh/authorized_keys"
+chmod 644 "$LIVE_DIR/ssh/authorized_keys"
+: > "$LIVE_DIR/ssh/known_hosts"
+
+# A node: netns + veth, and a long-lived holder process ("sleep infinity") that owns the node's private mount
+# namespace; sshd and containerd are nsenter'ed into it, so either can be restarted and node-exec.sh works
+# without sshd.
+node_net() { # name ip
+  local n=$1 ip=$2 ns=$PREFIX-$1 vh=$PREFIX-$1-h b=$LIVE_DIR/nodes/$1
+  mkdir -p "$b"
+  ip netns add "$ns" || die "cannot create netns $ns"
+  ip link add "$vh" type veth peer name eth0 netns "$ns" || die "cannot create veth $vh"
+  ip -n "$ns" addr add "$ip/24" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  ip addr add "$HOST_IP/32" dev "$vh"
+  ip link set "$vh" up
+  ip route add "$ip/32" dev "$vh" src "$HOST_IP"
+  cp -a /etc "$b/etc"
+  cp -a /usr/local/share/ca-certificates "$b/local-ca"
+  # root's home would be the host's /root; a private one keeps ~/.docker, ~/.ssh and shell rc files per node.
+  mkdir -m 700 "$b/root"
+  sed -i "s|^root:\([^:]*:[^:]*:[^:]*:[^:]*\):/root:|root:\1:$b/root:|" "$b/etc/passwd"
+  # shellcheck disable=SC2016 # $1 expands in the inner sh
+  setsid ip netns exec "$ns" unshare --mount --propagation private -- sh -c '
+    mount --bind "$1/etc" /etc && mount --bind "$1/local-ca" /usr/local/share/ca-certificates &&
+    mount -t tmpfs -o mode=755 tmpfs /run && mkdir /run/sshd && touch /run/node-ready &&
+    exec sleep infinity' "node-$n" "$b" </dev/null >"$b/ns.log" 2>&1 &
+  echo $! > "$b/ns.pid"
+}
+
+node_sshd() { # name ip
+  local n=$1 ip=$2 b=$LIVE_DIR/nodes/$1
+  ssh-keygen -q -t ed25519 -N '' -C "node-$n" -f "$b/ssh_host_ed25519_key"
+  # StrictModes no: keys live under a shared /tmp path. UsePAM no: key-only, no PAM stack needed.
+  # MaxStartups/MaxSessions: tests may open many connections or multiplex one.
+  cat > "$b/sshd_config" <<EOF
+ListenAddress $ip:22
+HostKey $b/ssh_host_ed25519_key
+PidFile none
+AuthorizedKeysFile $LIVE_DIR/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+X11Forwarding no
+MaxStartups 100
+MaxSessions 100
+Subsystem sftp internal-sftp
+EOF
+  local ns_pid
+  ns_pid=$(<"$b/ns.pid")
+  wait_for 5 test -e "/proc/$ns_pid/root/run/node-ready" || die "node $n: namespace setup failed: $(cat "$b/ns.log")"
+  setsid nsenter -t "$ns_pid" -n -m -- /usr/sbin/sshd -D -e -f "$b/sshd_config" </dev/null >"$b/sshd.log" 2>&1 &
+  echo $! > "$b/sshd.pid"
+  echo "$ip $(cut -d' ' -f1,2 "$b/ssh_host_ed25519_key.pub")" >> "$LIVE_DIR/ssh/known_hosts"
+}
+
+add_prnode() { # node dir: a non-root user with passwordless sudo, only in this node's /etc
+  local b=$1 e=$1/etc u=prnode
+  echo "$u:x:$PRNODE_UID:$PRNODE_UID:live-test node user:$b/home:/bin/bash" >> "$e/passwd"
+  echo "$u:*:19700:0:99999:7:::" >> "$e/shadow"
+  echo "$u:x:$PRNODE_UID:" >> "$e/group"
+  echo "$u:!::" >> "$e/gshadow"
+  echo "$u ALL=(ALL:ALL) NOPASSWD: ALL" > "$e/sudoers.d/$u"
+  chmod 440 "$e/sudoers.d/$u"
+  mkdir -p "$b/home"
+  chown "$PRNODE_UID:$PRNODE_UID" "$b/home"
+}
+
+add_containerd() { # node dir, "preset" when CRI's registry config_path is already enabled
+  local b=$1 c=$1/containerd n
+  n=$(basename "$1")
+  mkdir -p "$c"/{root,state,opt}
+  # Debian's default config.toml, with every path moved under the node dir (/var is shared with the host).
+  cat > "$b/etc/containerd/config.toml" <<EOF
+version = 2
+root = "$c/root"
+state = "$c/state"
+
+[grpc]
+  address = "$c/containerd.sock"
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$c/opt"
+EOF
+  [ "$2" != preset ] || cat >> "$b/etc/containerd/config.toml" <<'EOF'
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "/etc/containerd/certs.d"
+EOF
+  # The flags repeat the paths so a rewritten config.toml cannot move state onto the host.
+  cat > "$b/restart-containerd.sh" <<EOF
+#!/usr/bin/env bash
+# Restarts node $n's containerd inside the node's network + mount namespaces (written by up.sh).
+# Works from the host and from an SSH session on the node.
+set -euo pipefail
+C=$c
+ns_pid=\$(cat "$b/ns.pid")
+ours() { [ -r "/proc/\$1/cmdline" ] && tr '\\0' ' ' <"/proc/\$1/cmdline" | grep -q -- "--root \$C/root"; }
+if [ -s "\$C/containerd.pid" ] && old=\$(cat "\$C/containerd.pid") && ours "\$old"; then
+  kill "\$old"
+  for _ in \$(seq 150); do ours "\$old" || break; sleep 0.1; done
+  if ours "\$old"; then kill -9 "\$old"; sleep 0.2; fi
+fi
+rm -f "\$C/containerd.sock"
+setsid nsenter -t "\$ns_pid" -n -m -- containerd -c /etc/containerd/config.toml \\
+  --root "\$C/root" --state "\$C/state" --address "\$C/containerd.sock" </dev/null >>"\$C/containerd.log" 2>&1 &
+pid=\$!
+echo "\$pid" > "\$C/containerd.pid"
+for _ in \$(seq 200); do
+  if ctr -a "\$C/containerd.sock" version >/dev/null 2>&1; then echo "containerd on node $n running (pid \$pid)"; exit 0; fi
+  kill -0 "\$pid" 2>/dev/null || break
+  sleep 0.1
+done
+echo "restart-containerd.sh: containerd on node $n did not come up; last lines of \$C/containerd.log:" >&2
+tail -n 20 "\$C/containerd.log" >&2
+exit 1
+EOF
+  chmod 755 "$b/restart-containerd.sh"
+}
+
+# ip netns creates /run/netns as a mount; down.sh removes it only if it was ours.
+[ -e /run/netns ] || touch "$LIVE_DIR/run-netns.created"
+jobs_=()
+for spec in "${NODES[@]}" "${UNREACHABLE[*]}"; do
+  read -r n ip _ <<<"$spec"
+  node_net "$n" "$ip" &
+  jobs_+=("$!:$n")
+done
+for j in "${jobs_[@]}"; do wait "${j%%:*}" || die "creating node ${j#*:} failed"; done
+add_prnode "$LIVE_DIR/nodes/c"
+add_containerd "$LIVE_DIR/nodes/b" preset
+add_containerd "$LIVE_DIR/nodes/d" absent
+for spec in "${NODES[@]}"; do
+  read -r n ip _ _ <<<"$spec"
+  node_sshd "$n" "$ip"
+done
+b=$LIVE_DIR/nodes/${UNREACHABLE[0]}
+wait_for 5 test -e "/proc/$(<"$b/ns.pid")/root/run/node-ready" || die "node ${UNREACHABLE[0]}: namespace setup failed"
+step "starting containerd on nodes b and d"
+"$LIVE_DIR/nodes/b/restart-containerd.sh" &
+cb=$!
+"$LIVE_DIR/nodes/d/restart-containerd.sh" || die "containerd on node d failed to start"
+wait "$cb" || die "containerd on node b failed to start"
+
+for spec in "${NODES[@]}"; do
+  read -r n ip _ _ <<<"$spec"
+  wait_for 10 tcp_open "$ip" 22 || die "sshd on node $n ($ip:22) is not listening: $(tail -n 5 "$LIVE_DIR/nodes/$n/sshd.log")"
+done
+
+step "waiting for dockerd"
+docker_up() { kill -0 "$DOCKER_PID" 2>/dev/null || die "dockerd exited: $(tail -n 20 "$D/dockerd.log")"; docker info >/dev/null 2>&1; }
+wait_for 30 docker_up || die "dockerd did not answer on $DOCKER_SOCK within 30 s: $(tail -n 20 "$D/dockerd.log")"
+
+# ---- b, c. images ----------------------------------------------------------------------------------------
+add_busybox() { # rootfs: static busybox at /bin/busybox plus one relative symlink per applet (one process,
+  # not ~270 ln forks), i.e. what `busybox --install -s /bin` does inside the image
+  mkdir -p "$1/bin" "$1/tmp"
+  chmod 1777 "$1/tmp"
+  cp "$BUSYBOX" "$1/bin/busybox"
+  # shellcheck disable=SC2046 # one applet name per word
+  "$PYTHON" -c 'import os, sys
+for a in sys.argv[2:]:
+    if not os.path.lexists(os.path.join(sys.argv[1], a)): os.symlink("busybox", os.path.join(sys.argv[1], a))
+' "$1/bin" $("$BUSYBOX" --list)
+}
+
+build_registry_image() {
+  local ctx=$LIVE_DIR/build/registry r=$LIVE_DIR/build/registry/rootfs lib
+  mkdir -p "$r"/{etc/docker/registry,etc/ssl/certs,var/lib/registry,root}
+  add_busybox "$r"
+  cp /usr/bin/docker-registry "$r/bin/registry"
+  for lib in $(ldd /usr/bin/docker-registry | grep -o '/[^ ]*'); do
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done
+  cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$r/etc/group"
+  echo 'hosts: files dns' > "$r/etc/nsswitch.conf"
+  # Upstream (distribution-library-image) config-example.yml and docker-entrypoint.sh.
+  cat > "$r/etc/docker/registry/config.yml" <<'EOF'
+version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+EOF
+  cat > "$r/entrypoint.sh" <<'EOF'
+#!/bin/sh
+
+set -e
+
+case "$1" in
+    *.yaml|*.yml) set -- registry serve "$@" ;;
+    serve|garbage-collect|help|-*) set -- registry "$@" ;;
+esac
+
+exec "$@"
+EOF
+  chmod 755 "$r/entrypoint.sh"
+  cat > "$ctx/Dockerfile" <<'EOF'
+FROM scratch
+COPY rootfs/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+VOLUME ["/var/lib/registry"]
+EXPOSE 5000
+ENTRYPOINT ["/entrypoint.sh"]
+CMD ["/etc/docker/registry/config.yml"]
+EOF
+  docker build -q -t "$REGISTRY_IMAGE" "$ctx" >/dev/null 2>"$ctx/build.log" ||
+    die "building $REGISTRY_IMAGE failed: $(cat "$ctx/build.log")"
+}
+
+build_test_image() {
+  local ctx=$LIVE_DIR/build/busybox
+  add_busybox "$ctx/rootfs"
+  printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n' > "$ctx/Dockerfile"
+  docker build -q -t "$TEST_IMAGE" "$ctx" >/dev/null 2>"$ctx/build.log" ||
+    die "building $TEST_IMAGE failed: $(cat "$ctx/build.log")"
+}
+
+# The layers image is the test image plus LAYER_COUNT layers, each adding one small distinct file
+# /layers/layer-NN.txt. It is assembled as a docker-archive and loaded: 22 builder COPY steps take ~10 s.
+build_layers_image() {
+  local log=$LIVE_DIR/build/layers.log
+  docker save "$TEST_IMAGE" | "$PYTHON" -c '
+import hashlib, io, json, sys, tarfile
+tag, count = sys.argv[1], int(sys.argv[2])
+src = tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()))
+man = json.load(src.extractfile("manifest.json"))[0]
+cfg = json.load(src.extractfile(man["Config"]))
+out = tarfile.open(fileobj=sys.stdout.buffer, mode="w|")
+def put(name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    out.addfile(info, io.BytesIO(data))
+layers = list(man["Layers"])
+for name in layers:
+    put(name, src.extractfile(name).read())
+for i in range(1, count + 1):
+    name = f"layers/layer-{i:02d}.txt"
+    body = "".join(f"lt-layers layer {i:02d} line {j:04d}\n" for j in range(300)).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as layer:
+        d = tarfile.TarInfo("layers")
+        d.type, d.mode = tarfile.DIRTYPE, 0o755
+        layer.addfile(d)
+        f = tarfile.TarInfo(name)
+        f.size, f.mode = len(body), 0o644
+        layer.addfile(f, io.BytesIO(body))
+    digest = hashlib.sha256(buf.getvalue()).hexdigest()
+    put(f"{digest}/layer.tar", buf.getvalue())
+    layers.append(f"{digest}/layer.tar")
+    cfg["rootfs"]["diff_ids"].append(f"sha256:{digest}")
+    cfg["history"].append({"created": cfg["created"], "created_by": f"COPY {name} /{name}"})
+raw = json.dumps(cfg).encode()
+config = hashlib.sha256(raw).hexdigest() + ".json"
+put(config, raw)
+put("manifest.json", json.dumps([{"Config": config, "RepoTags": [tag], "Layers": layers}]).encode())
+out.close()
+' "$LAYERS_IMAGE" "$LAYER_COUNT" 2>"$log" | docker load -q >/dev/null 2>>"$log" ||
+    die "building $LAYERS_IMAGE failed: $(cat "$log")"
+}
+
+step "building images"
+build_registry_image &
+rb=$!
+build_test_image
+build_layers_image
+wait "$rb" || die "building $REGISTRY_IMAGE failed"
+
+# ---- f. env.json ----------------------------------------------------------------------------------------
+step "writing env.json"
+node_specs=$(printf '%s\n' "${NODES[@]}")
+NODE_SPECS=$node_specs DOCKER_PID=$DOCKER_PID HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE \
+TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE UNREACHABLE_IP=${UNREACHABLE[1]} HERE=$HERE \
+"$PYTHON" - > "$LIVE_DIR/env.json.tmp" <<'PY'
+import json, os
+E = os.environ
+live = E["LIVE_DIR"]
+def read(p): return open(p).read().strip()
+nodes = []
+for spec in E["NODE_SPECS"].split("\n"):
+    name, host, runtime, user = spec.split()
+    b = f"{live}/nodes/{name}"
+    node = {"name": name, "host": host, "port": 22, "user": user, "runtime": runtime,
+            "sshdPid": int(read(f"{b}/sshd.pid")), "nsPid": int(read(f"{b}/ns.pid")),
+            "hostKey": " ".join(read(f"{b}/ssh_host_ed25519_key.pub").split()[:2]), "nodeDir": b,
+            "containerdSocket": None, "containerdPidFile": None, "containerdRestartCommand": None,
+            "containerdConfigPathPreset": None}
+    if runtime == "containerd":
+        node.update(containerdSocket=f"{b}/containerd/containerd.sock",
+                    containerdPidFile=f"{b}/containerd/containerd.pid",
+                    containerdRestartCommand=f"{b}/restart-containerd.sh",
+                    containerdConfigPathPreset="config_path" in read(f"{b}/etc/containerd/config.toml"))
+    nodes.append(node)
+print(json.dumps({
+    "liveDir": live, "dockerHost": E["DOCKER_HOST"], "dockerPid": int(E["DOCKER_PID"]),
+    "dockerConfig": E["DOCKER_CONFIG"], "dockerCertsDir": f"{live}/docker/etc/certs.d", "registryImage": E["REGISTRY_IMAGE"], "testImage": E["TEST_IMAGE"],
+    "layersImage": E["LAYERS_IMAGE"], "hostAddress": E["HOST_IP"], "sshKeyPath": f"{live}/ssh/id_ed25519",
+    "knownHostsPath": f"{live}/ssh/known_hosts", "nodeExec": f"{E['HERE']}/node-exec.sh",
+    "nodes": nodes, "unreachable": {"host": E["UNREACHABLE_IP"], "port": 22}}, indent=2))
+PY
+mv "$LIVE_DIR/env.json.tmp" "$LIVE_DIR/env.json"
+step "environment ready: $LIVE_DIR/env.json"

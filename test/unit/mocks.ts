@@ -1,0 +1,126 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import { makePki, Pki } from "../support/pki";
+
+/** One resource the program registered, with the options the engine would act on. */
+export interface Recorded {
+    type: string;
+    name: string;
+    inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    opts?: pulumi.CustomResourceOptions;
+    /** The arguments as the program passed them (Outputs intact, so secretness can be checked). */
+    props?: Record<string, unknown>;
+}
+
+export const created: Recorded[] = [];
+const captured = new Map<string, { opts: pulumi.CustomResourceOptions; props: Record<string, unknown> }>();
+
+function digest(s: string): string {
+    return crypto.createHash("sha256").update(s).digest("hex");
+}
+
+const certs = new Map<string, Pki>();
+
+/** A real certificate per name: node scripts parse the CA they are given. */
+export function realPki(name: string): Pki {
+    if (!certs.has(name)) certs.set(name, makePki(name.toLowerCase().replace(/[^a-z0-9.-]/g, "-")));
+    return certs.get(name)!;
+}
+
+function fakePem(label: string, name: string): string {
+    return `-----BEGIN ${label}-----\n${Buffer.from(digest(name)).toString("base64")}\n-----END ${label}-----\n`;
+}
+
+/** Provider-computed outputs, stable for a given resource name (as state would keep them). */
+function computed(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    switch (type) {
+        case "tls:index/privateKey:PrivateKey":
+            return { privateKeyPem: fakePem("PRIVATE KEY", name), publicKeyPem: fakePem("PUBLIC KEY", name) };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+            return { certPem: realPki(name).caCertPem, validityEndTime: "2036-01-01T00:00:00Z" };
+        case "tls:index/certRequest:CertRequest":
+            return { certRequestPem: fakePem("CERTIFICATE REQUEST", JSON.stringify(inputs)) };
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { certPem: realPki(name + inputs.certRequestPem).certPem, validityEndTime: "2027-01-01T00:00:00Z" };
+        case "random:index/randomPassword:RandomPassword":
+            return { result: `pw${digest(name).slice(0, inputs.length - 2)}` };
+        case "random:index/randomBytes:RandomBytes": {
+            const bytes = Buffer.from(digest(name), "hex").subarray(0, inputs.length);
+            return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+        }
+        case "docker:index/remoteImage:RemoteImage":
+            return { imageId: `sha256:${digest(inputs.name)}`, repoDigest: `${inputs.name}@sha256:${digest(inputs.name)}` };
+        case "docker:index/image:Image":
+            return { repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${digest(inputs.imageName)}` };
+        case "command:remote:Command":
+            return { stdout: "unchanged: /etc/docker/certs.d\n", stderr: "" };
+        default:
+            return {};
+    }
+}
+
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Inputs as plain values: the mock monitor hands secrets over still wrapped in their signature object. */
+export function unwrap(v: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (Array.isArray(v)) return v.map(unwrap);
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o[SIG] === SECRET_SIG) return unwrap(o.value);
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrap(x)]));
+    }
+    return v;
+}
+
+/**
+ * Sets mocks that record every resource; `call` fails loudly on anything unexpected. In a preview,
+ * provider-computed outputs stay unknown, as the engine leaves them.
+ */
+export async function setupMocks(preview = false, stack = "test"): Promise<void> {
+    await pulumi.runtime.setMocks({
+        newResource(args: pulumi.runtime.MockResourceArgs) {
+            created.push({ type: args.type, name: args.name, inputs: unwrap(args.inputs), ...captured.get(args.name) });
+            return { id: preview ? "" : `${args.name}-id`, state: preview ? args.inputs : { ...args.inputs, ...computed(args.type, args.name, unwrap(args.inputs)) } };
+        },
+        call(args: pulumi.runtime.MockCallArgs) {
+            throw new Error(`unexpected provider function call ${args.token}`);
+        },
+    }, "private-registry", stack, preview);
+}
+
+/** A transformation to pass to a top component: records each child's options and arguments. */
+export const captureOptions: pulumi.ResourceTransformation = (a) => {
+    captured.set(a.name, { opts: a.opts as pulumi.CustomResourceOptions, props: a.props });
+    return undefined;
+};
+
+export function reset(): void {
+    created.length = 0;
+}
+
+export function byType(type: string): Recorded[] {
+    return created.filter((r) => r.type === type);
+}
+
+export function one(type: string, name?: string): Recorded {
+    const found = created.filter((r) => r.type === type && (name === undefined || r.name === name));
+    if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    return found[0];
+}
+
+/** Resolves an Output in a test (undefined when unknown, as in a preview). */
+export function valueOf<T>(o: pulumi.Input<T> | undefined): Promise<T> {
+    // Output.promise() is internal, but it is the one way to see "unknown" without hanging
+    return (pulumi.output(o) as unknown as { promise(): Promise<T> }).promise();
+}
+
+/** Whether an Output is secret. */
+export function secret<T>(o: pulumi.Input<T>): Promise<boolean> {
+    return pulumi.isSecret(pulumi.output(o));
+}
+
+/** Waits until every registered resource has been handed to the mocks. */
+export async function settle(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 50));
+}

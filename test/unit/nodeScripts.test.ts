@@ -1,0 +1,241 @@
+// Content of the generated node scripts. Their behaviour on a real system: test/live/nodeScripts.live.test.ts.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { NODE_RUNTIMES, NodeRuntime, NodeScriptOptions, nodeCommand, nodeTrustScript } from "../../components/nodeScripts";
+
+const REG = "docker.registry.com:5000";
+let CA = "";
+
+/** A real self-signed certificate, made once with openssl (present wherever the live suite runs). */
+function makeCa(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodescripts-unit-"));
+    try {
+        const r = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+            "-subj", "/CN=Unit CA", "-keyout", path.join(dir, "k"), "-out", path.join(dir, "c")], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        return fs.readFileSync(path.join(dir, "c"), "utf8");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+function opts(over: Partial<NodeScriptOptions> = {}): NodeScriptOptions {
+    return {
+        registry: REG, hostname: "docker.registry.com", caPem: CA, runtime: "docker", systemTrust: false, insecureRegistry: false,
+        containerdConfigFile: "/etc/containerd/config.toml", containerdRestartCommand: "systemctl restart containerd",
+        dockerRestartCommand: "systemctl restart docker", id: "private-registry-dev", ...over,
+    };
+}
+
+/** The body of a top-level bash function of the script, one command per line. */
+function fn(script: string, name: string): string[] {
+    const m = new RegExp(`^${name}\\(\\) \\{[^\\n]*\\n([\\s\\S]*?)^\\}$`, "m").exec(script);
+    assert.ok(m, `function ${name} not found`);
+    return m[1].split("\n").map((l) => l.trim()).filter(Boolean);
+}
+
+/** Runs one function of the script in plain bash, without the rest (no root, no file touched). */
+function call(script: string, name: string, ...args: string[]): string {
+    const m = new RegExp(`^${name}\\(\\) \\{[\\s\\S]*?^\\}$`, "m").exec(script);
+    assert.ok(m);
+    const r = spawnSync("bash", ["-c", `${m[0]}\n${name} "$@"`, "_", ...args], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+}
+
+/** Value of a top-level NAME='…' assignment, as bash reads it. */
+function bashVar(script: string, name: string): string {
+    const line = script.split("\n").find((l) => l.startsWith(`${name}=`));
+    assert.ok(line, `${name} not assigned`);
+    return spawnSync("bash", ["-c", `${line}\nprintf %s "$${name}"`], { encoding: "utf8" }).stdout;
+}
+
+before(() => {
+    CA = makeCa();
+});
+
+describe("nodeTrustScript per runtime", () => {
+    test("NODE_RUNTIMES", () => {
+        assert.deepEqual([...NODE_RUNTIMES], ["docker", "containerd", "crio", "none"]);
+    });
+
+    const expected: Record<NodeRuntime, string[]> = {
+        docker: [`put '/etc/docker/certs.d/${REG}/ca.crt' whole "$(ca_pem)"`, "hosts_line ''"],
+        crio: [`put '/etc/containers/certs.d/${REG}/ca.crt' whole "$(ca_pem)"`, "hosts_line ''"],
+        containerd: ["containerd_trust", "hosts_line ''"],
+        none: ["hosts_line ''"],
+    };
+    for (const runtime of NODE_RUNTIMES) {
+        test(`${runtime}: what create ensures, and nothing else`, () => {
+            const s = nodeTrustScript(opts({ runtime }));
+            assert.deepEqual(fn(s, "create_items"), expected[runtime]);
+            assert.equal(call(s, "ca_pem"), `${CA.trim()}\n`);
+        });
+    }
+
+    test("containerd: hosts.toml has a [host] table with the CA next to it", () => {
+        const s = nodeTrustScript(opts({ runtime: "containerd" }));
+        assert.equal(call(s, "hosts_toml", `/etc/containerd/certs.d/${REG}`),
+            `server = "https://${REG}"\n\n[host."https://${REG}"]\n  capabilities = ["pull", "resolve", "push"]\n  ca = "/etc/containerd/certs.d/${REG}/ca.crt"\n`);
+        // config_path lives in the CRI registry section: v2 (containerd 1.x) and v3 (2.x) names
+        assert.match(s, /2\) CTD_PLUGIN=io\.containerd\.grpc\.v1\.cri ;;/);
+        assert.match(s, /3\) CTD_PLUGIN=io\.containerd\.cri\.v1\.images ;;/);
+        assert.match(s, /CTD_DEFAULT_DIR=\/etc\/containerd\/certs\.d$/m);
+        assert.equal(bashVar(s, "CTD_CONFIG"), "/etc/containerd/config.toml");
+        assert.equal(bashVar(s, "CTD_RESTART"), "systemctl restart containerd");
+    });
+
+    test("registry without a port, and an IP registry", () => {
+        assert.deepEqual(fn(nodeTrustScript(opts({ registry: "reg.example", hostname: "reg.example" })), "create_items")[0],
+            `put '/etc/docker/certs.d/reg.example/ca.crt' whole "$(ca_pem)"`);
+        assert.deepEqual(fn(nodeTrustScript(opts({ runtime: "crio", registry: "10.213.0.1:5000", hostname: "10.213.0.1" })), "create_items")[0],
+            `put '/etc/containers/certs.d/10.213.0.1:5000/ca.crt' whole "$(ca_pem)"`);
+    });
+});
+
+describe("nodeTrustScript opt-ins", () => {
+    test("no insecure-registries unless opted in", () => {
+        for (const runtime of NODE_RUNTIMES) {
+            const items = fn(nodeTrustScript(opts({ runtime, systemTrust: true, hostsAddress: "10.0.0.1" })), "create_items");
+            assert.ok(!items.some((l) => /insecure|daemon\.json/.test(l)), items.join("\n"));
+        }
+        assert.deepEqual(fn(nodeTrustScript(opts({ insecureRegistry: true })), "create_items"),
+            [`put '/etc/docker/certs.d/${REG}/ca.crt' whole "$(ca_pem)"`, "docker_insecure", "hosts_line ''"]);
+    });
+
+    test("system trust file and marked /etc/hosts line", () => {
+        const s = nodeTrustScript(opts({ runtime: "none", systemTrust: true, hostsAddress: "10.213.0.1" }));
+        assert.deepEqual(fn(s, "create_items"), [
+            "system_trust '/usr/local/share/ca-certificates/private-registry-dev-docker.registry.com_5000.crt'",
+            "hosts_line '10.213.0.1 docker.registry.com # private-registry-dev'",
+        ]);
+        assert.equal(fn(nodeTrustScript(opts({ hostsAddress: "fd00::1" })), "create_items")[1],
+            "hosts_line 'fd00::1 docker.registry.com # private-registry-dev'");
+    });
+
+    test("state lives under /etc and /run only, never the shared /var or /tmp", () => {
+        const s = nodeTrustScript(opts());
+        assert.match(s, /^STATE="\/etc\/\$ID"/m);
+        assert.match(s, /^MANIFEST="\$STATE\/\$REGISTRY\.manifest"$/m);
+        assert.match(s, /^RUNDIR="\/run\/\$ID"/m);
+        assert.doesNotMatch(s, /\/var\/|\/tmp\//);
+    });
+});
+
+describe("nodeTrustScript shape", () => {
+    test("strict bash, both modes, stdin kept away from commands, no secret", () => {
+        const s = nodeTrustScript(opts());
+        assert.ok(s.startsWith("#!/usr/bin/env bash\n"));
+        assert.match(s, /^set -Eeuo pipefail$/m);
+        assert.match(s, /^umask 022$/m);
+        assert.match(s, /create \| delete\) ;;/);
+        assert.ok(s.endsWith('\nmain "$@" </dev/null\n'), "the script must end by calling main with stdin from /dev/null");
+        assert.match(s, /cat <<'PRIVATE_REGISTRY_CA_PEM'\n-----BEGIN CERTIFICATE-----/);
+        assert.doesNotMatch(s, /PRIVATE KEY|password/i);
+        assert.match(s, /private-registry\[%s\]: %s: %s/);
+    });
+
+    test("PEM is normalised: CRLF, surrounding blanks; several certificates allowed", () => {
+        const crlf = `\n\n${CA.trim().replace(/\n/g, "\r\n")}\r\n\r\n`;
+        assert.equal(call(nodeTrustScript(opts({ caPem: crlf })), "ca_pem"), `${CA.trim()}\n`);
+        assert.equal(call(nodeTrustScript(opts({ caPem: `${CA}${CA}` })), "ca_pem"), `${CA.trim()}\n${CA.trim()}\n`);
+    });
+
+    test("restart commands are quoted exactly", () => {
+        const cmd = `echo 'it''s' "$HOME" $(id) ; systemctl restart containerd`;
+        const s = nodeTrustScript(opts({ runtime: "containerd", containerdRestartCommand: cmd, dockerRestartCommand: "a'b" }));
+        assert.equal(bashVar(s, "CTD_RESTART"), cmd);
+        assert.equal(bashVar(s, "DOCKER_RESTART"), "a'b");
+    });
+});
+
+describe("nodeTrustScript validation", () => {
+    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const cases: [string, Partial<NodeScriptOptions>, RegExp][] = [
+        ["id with capitals", { id: "Private" }, /invalid id/],
+        ["id with shell", { id: "a$(reboot)" }, /invalid id/],
+        ["empty id", { id: "" }, /invalid id/],
+        ["hostname with space", { hostname: "a b", registry: "a b:5000" }, /invalid hostname/],
+        ["hostname with ;", { hostname: "a;rm", registry: "a;rm:5000" }, /invalid hostname/],
+        ["hostname with quote", { hostname: "a'b", registry: "a'b:5000" }, /invalid hostname/],
+        ["registry host differs", { registry: "other.com:5000" }, /invalid registry .*must equal hostname/],
+        ["port 0", { registry: "docker.registry.com:0" }, /invalid registry/],
+        ["port 70000", { registry: "docker.registry.com:70000" }, /invalid registry/],
+        ["registry with path", { registry: "docker.registry.com:5000/x" }, /invalid registry/],
+        ["unknown runtime", { runtime: "podman" as NodeRuntime }, /invalid runtime .*docker, containerd, crio, none/],
+        ["hostsAddress not an IP", { hostsAddress: "10.0.0.1; reboot" }, /invalid hostsAddress/],
+        ["empty hostsAddress", { hostsAddress: "" }, /invalid hostsAddress/],
+        ["insecure on containerd", { runtime: "containerd", insecureRegistry: true }, /insecureRegistry .*only supported with runtime docker/],
+        ["relative config file", { containerdConfigFile: "etc/containerd/config.toml" }, /invalid containerdConfigFile/],
+        ["config file with ..", { containerdConfigFile: "/etc/../root/x" }, /invalid containerdConfigFile/],
+        ["config file with quote", { containerdConfigFile: "/etc/x'y" }, /invalid containerdConfigFile/],
+        ["empty restart command", { dockerRestartCommand: " " }, /invalid dockerRestartCommand/],
+        ["caPem not PEM", { caPem: "hello" }, /caPem must be one or more PEM certificates/],
+        ["caPem is a key", { caPem: key }, /caPem must be one or more PEM certificates/],
+        ["caPem with a key appended", { caPem: `${CA}${key}` }, /caPem must be one or more PEM certificates/],
+        ["caPem that is not X.509", { caPem: "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n" }, /not a valid X.509 certificate/],
+        ["heredoc terminator smuggled", { caPem: `${CA}PRIVATE_REGISTRY_CA_PEM\nreboot\n` }, /caPem must be/],
+    ];
+    for (const [name, over, err] of cases) {
+        test(name, () => assert.throws(() => nodeTrustScript(opts(over)), err));
+    }
+});
+
+describe("nodeCommand", () => {
+    test("root runs bash directly, others through sudo -n; the script itself comes on stdin", () => {
+        assert.equal(nodeCommand("create", "root"), "bash -s -- create");
+        assert.equal(nodeCommand("delete", "root"), "bash -s -- delete");
+        assert.equal(nodeCommand("create", "ubuntu"), "sudo -n bash -s -- create");
+        assert.equal(nodeCommand("delete", "ubuntu"), "sudo -n bash -s -- delete");
+        assert.throws(() => nodeCommand("destroy" as "delete", "root"), /mode must be create or delete/);
+    });
+});
+
+describe("every variant passes bash -n and shellcheck", () => {
+    // Variants differ only in their header and create_items: every runtime with no opt-in and with all of them.
+    const variants: [string, Partial<NodeScriptOptions>][] = [];
+    for (const runtime of NODE_RUNTIMES) {
+        variants.push([`${runtime}, no opt-in`, { runtime }]);
+        variants.push([`${runtime}, all opt-ins`, { runtime, systemTrust: true, hostsAddress: "10.213.0.1", insecureRegistry: runtime === "docker" }]);
+    }
+    variants.push(["docker, insecure only", { insecureRegistry: true }]);
+    variants.push(["odd restart commands", { runtime: "containerd", containerdRestartCommand: "kill -HUP $(cat /run/c.pid) || echo 'no'" }]);
+
+    let dir = "";
+    const files: string[] = [];
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodescripts-lint-"));
+        variants.forEach(([, over], i) => {
+            files.push(path.join(dir, `v${i}.sh`));
+            fs.writeFileSync(files[i], nodeTrustScript(opts(over)));
+        });
+    });
+
+    test(`bash -n (${variants.length} variants)`, () => {
+        for (const f of files) {
+            const r = spawnSync("bash", ["-n", f], { encoding: "utf8" });
+            assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+        }
+    });
+
+    const hasShellcheck = spawnSync("sh", ["-c", "command -v shellcheck"]).status === 0;
+    const skip = hasShellcheck ? false : "shellcheck is not installed (apt-get install shellcheck)";
+    if (skip && process.env.CI === "true") test("shellcheck is installed", () => assert.fail(`${skip} (CI=true: failing instead of skipping)`));
+    else if (skip) console.warn(`\n*** SKIPPING shellcheck of node scripts: ${skip} ***\n`);
+    // All default checks, style level included, none excluded.
+    test(`shellcheck -s bash (${variants.length} variants)`, { skip }, async () => {
+        // Two at a time: shellcheck takes about half a second per script here.
+        const lint = (batch: string[]): Promise<string> => new Promise((resolve) => {
+            execFile("shellcheck", ["-s", "bash", "-S", "style", ...batch], (err, stdout, stderr) => resolve(err ? `${stdout}${stderr}` : ""));
+        });
+        const half = Math.ceil(files.length / 2);
+        const out = (await Promise.all([lint(files.slice(0, half)), lint(files.slice(half))])).join("");
+        assert.equal(out, "");
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+});

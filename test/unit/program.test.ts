@@ -1,0 +1,3 @@
+import { programSuite } from "./program";
+
+programSuite(false);
