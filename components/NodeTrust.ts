@@ -1,6 +1,5 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as crypto from "crypto";
 import { NodeSettings } from "./config";
 import { nodeCommand, nodeTrustScript } from "./nodeScripts";
 
@@ -13,11 +12,6 @@ export interface NodeTrustArgs {
     caCertPem: pulumi.Input<string>;
     /** Marker for what this stack writes on a node (file names, /etc/hosts comment). */
     id: string;
-}
-
-/** SHA-256 fingerprint of a PEM, short enough for triggers and logs. */
-export function pemFingerprint(pem: string): string {
-    return crypto.createHash("sha256").update(pem.trim()).digest("hex");
 }
 
 /**
@@ -61,11 +55,10 @@ export class NodeTrust extends pulumi.ComponentResource {
             update: nodeCommand("create", node.user),
             delete: nodeCommand("delete", node.user),
             stdin: script,
-            // a new CA, address or runtime removes the old trust (old script, delete mode) and adds the new
-            triggers: [
-                pulumi.output(args.caCertPem).apply(pemFingerprint),
-                args.registry, node.runtime, args.id,
-            ],
+            // the registry address and the id name what the script writes: a change there removes the old
+            // trust (old script, delete mode) before adding the new. A new CA or runtime changes the script
+            // itself, so the steps re-run in place as an update (no delete-and-create, no double restart).
+            triggers: [args.registry, args.id],
         }, {
             parent: this,
             // create and delete write the same paths: the old delete must run before the new create

@@ -91,7 +91,7 @@ export class RegistryServer extends pulumi.ComponentResource {
                 { file: KEY, content: pulumi.secret(args.privateKeyPem), permissions: "0600" },
                 { file: HTPASSWD, content: pulumi.secret(args.htpasswd), permissions: "0600" },
             ],
-            healthcheck: { tests: HEALTHCHECK, interval: "10s", timeout: "5s", retries: 3, startPeriod: "5s" },
+            healthcheck: { tests: HEALTHCHECK, interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" },
             wait: true,
             waitTimeout: 60,
             mustRun: true,

@@ -212,7 +212,7 @@ put() { # put <path> <whole|ctd|docker> <content>: write only if different; sets
     if [[ -e $path ]]; then
       bk=$(backup_of "$path")
       STEP="back up $path to $bk"
-      mkdir -p -- "$BACKUPS"
+      (umask 077 && mkdir -p -- "$BACKUPS")  # originals may hold registry credentials
       cp -p -- "$path" "$bk"
       record put "$path" orig "$how"
     else
@@ -226,7 +226,7 @@ put() { # put <path> <whole|ctd|docker> <content>: write only if different; sets
   say changed "$path"
 }
 
-need() { # need <ca|containerd|docker> <reason>: survives a failed run until the action succeeds
+need() { # need <ca|ca-fresh|containerd|docker> <reason>: kept until the action succeeds, so a failed run is retried
   STEP="record pending $1 in $RUNDIR"
   mkdir -p -- "$RUNDIR"
   printf '%s\n' "$2" > "$RUNDIR/$REGISTRY.$1"

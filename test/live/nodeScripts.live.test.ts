@@ -358,6 +358,18 @@ describe("node trust scripts on a private copy of this system", { skip: skipReas
         assert.deepEqual(diff(start, node.tree()), []);
     });
 
+    test("a failing step names itself and its path; delete after it leaves nothing behind", () => {
+        const node = new Node("failing");
+        node.write("/etc/docker/certs.d", "a file where create wants a directory\n");
+        const start = node.tree();
+        const script = nodeTrustScript(opts({ runtime: "docker" }));
+        const r = node.run(script, "create");
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /^private-registry\[private-registry-live\]: create directory \/etc\/docker\/certs.d failed \(exit 1\)$/m);
+        node.ok(script, "delete");
+        assert.deepEqual(diff(start, node.tree()), []);
+    });
+
     test("delete where create never ran: quiet no-op", () => {
         const node = new Node("fresh");
         const start = node.tree();

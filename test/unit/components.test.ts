@@ -239,13 +239,14 @@ describe("NodeTrust", () => {
         assert.equal(cmd.inputs.delete, "sudo -n bash -s -- delete");
     });
 
-    it("triggers carry the CA fingerprint, registry and runtime: a new CA re-runs the node steps", async () => {
+    it("a new CA changes the script (re-runs the steps as an update); address and id are the triggers (replace)", async () => {
         const a = await trust({ runtime: "docker" });
         reset();
         const b = await trust({ runtime: "docker" }, realPki("ca-two").caCertPem);
-        assert.notDeepEqual(a.inputs.triggers, b.inputs.triggers);
-        assert.ok(a.inputs.triggers.includes("docker.registry.com:5000"));
-        assert.ok(a.inputs.triggers.includes("docker"));
+        assert.notEqual(a.inputs.stdin, b.inputs.stdin);
+        assert.ok(b.inputs.stdin.includes(realPki("ca-two").caCertPem.split(/\r?\n/)[1]));
+        assert.deepEqual(a.inputs.triggers, ["docker.registry.com:5000", "private-registry-test"]);
+        assert.deepEqual(b.inputs.triggers, a.inputs.triggers);
     });
 
     it("the private key is a secret input of the command", async () => {

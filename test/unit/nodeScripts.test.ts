@@ -140,6 +140,15 @@ describe("nodeTrustScript shape", () => {
         assert.match(s, /private-registry\[%s\]: %s: %s/);
     });
 
+    test("without create|delete it stops before touching anything", () => {
+        for (const args of [[], ["destroy"]]) {
+            const r = spawnSync("bash", ["-s", "--", ...args], { input: nodeTrustScript(opts()), encoding: "utf8" });
+            assert.equal(r.status, 1);
+            assert.equal(r.stdout, "");
+            assert.match(r.stderr, /^private-registry\[private-registry-dev\]: usage: expected create or delete as the first argument, got '(destroy)?'\n$/);
+        }
+    });
+
     test("PEM is normalised: CRLF, surrounding blanks; several certificates allowed", () => {
         const crlf = `\n\n${CA.trim().replace(/\n/g, "\r\n")}\r\n\r\n`;
         assert.equal(call(nodeTrustScript(opts({ caPem: crlf })), "ca_pem"), `${CA.trim()}\n`);

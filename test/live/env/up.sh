@@ -36,8 +36,8 @@ step() { printf 'up.sh: [%6.2fs] %s\n' "$(( $(date +%s%N) - T0 ))e-9" "$*"; }
 die() { echo "up.sh: ERROR: $*" >&2; exit 1; }
 trap 'echo "up.sh: FAILED at line $LINENO: $BASH_COMMAND (logs under $LIVE_DIR; down.sh cleans up)" >&2' ERR
 
-# Polls CMD every 0.1 s for up to SECONDS; returns 1 on timeout.
-wait_for() { local t=$1; shift; for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done; return 1; }
+# wait_for T CMD...: polls CMD every 0.1 s for up to T seconds; returns 1 on timeout.
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do ((SECONDS < end)) || return 1; sleep 0.1; done; }
 tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -77,7 +77,8 @@ setsid unshare --mount --propagation slave -- sh -c '
   --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
   --bridge "$BRIDGE" --default-address-pool "base=$ADDR_POOL,size=29" \
   --iptables=false --ip-forward=false --ip-masq=false --userland-proxy=true \
-  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$CGROUP" --storage-driver overlay2 </dev/null >"$D/dockerd.log" 2>&1 &
+  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$CGROUP" --storage-driver overlay2 \
+  </dev/null >"$D/dockerd.log" 2>&1 &
 DOCKER_PID=$!
 echo "$DOCKER_PID" > "$D/dockerd.started.pid"
 
@@ -158,9 +159,12 @@ add_prnode() { # node dir: a non-root user with passwordless sudo, only in this 
 }
 
 add_containerd() { # node dir, "preset" when CRI's registry config_path is already enabled
-  local b=$1 c=$1/containerd n
+  local b=$1 c=$1/containerd n registry=
   n=$(basename "$1")
-  mkdir -p "$c"/{root,state,opt}
+  mkdir -p "$c"/{root,state,opt} "$b/etc/containerd"
+  [ "$2" != preset ] || registry='
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "/etc/containerd/certs.d"'
   # Debian's default config.toml, with every path moved under the node dir (/var is shared with the host).
   cat > "$b/etc/containerd/config.toml" <<EOF
 version = 2
@@ -174,13 +178,9 @@ state = "$c/state"
   [plugins."io.containerd.grpc.v1.cri"]
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "/usr/lib/cni"
-      conf_dir = "/etc/cni/net.d"
+      conf_dir = "/etc/cni/net.d"$registry
   [plugins."io.containerd.internal.v1.opt"]
     path = "$c/opt"
-EOF
-  [ "$2" != preset ] || cat >> "$b/etc/containerd/config.toml" <<'EOF'
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "/etc/containerd/certs.d"
 EOF
   # The flags repeat the paths so a rewritten config.toml cannot move state onto the host.
   cat > "$b/restart-containerd.sh" <<EOF
@@ -202,7 +202,10 @@ setsid nsenter -t "\$ns_pid" -n -m -- containerd -c /etc/containerd/config.toml 
 pid=\$!
 echo "\$pid" > "\$C/containerd.pid"
 for _ in \$(seq 200); do
-  if ctr -a "\$C/containerd.sock" version >/dev/null 2>&1; then echo "containerd on node $n running (pid \$pid)"; exit 0; fi
+  if ctr -a "\$C/containerd.sock" version >/dev/null 2>&1; then
+    echo "containerd on node $n running (pid \$pid)"
+    exit 0
+  fi
   kill -0 "\$pid" 2>/dev/null || break
   sleep 0.1
 done
@@ -239,11 +242,15 @@ wait "$cb" || die "containerd on node b failed to start"
 
 for spec in "${NODES[@]}"; do
   read -r n ip _ _ <<<"$spec"
-  wait_for 10 tcp_open "$ip" 22 || die "sshd on node $n ($ip:22) is not listening: $(tail -n 5 "$LIVE_DIR/nodes/$n/sshd.log")"
+  wait_for 10 tcp_open "$ip" 22 ||
+    die "sshd on node $n ($ip:22) is not listening: $(tail -n 5 "$LIVE_DIR/nodes/$n/sshd.log")"
 done
 
 step "waiting for dockerd"
-docker_up() { kill -0 "$DOCKER_PID" 2>/dev/null || die "dockerd exited: $(tail -n 20 "$D/dockerd.log")"; docker info >/dev/null 2>&1; }
+docker_up() {
+  kill -0 "$DOCKER_PID" 2>/dev/null || die "dockerd exited: $(tail -n 20 "$D/dockerd.log")"
+  docker info >/dev/null 2>&1
+}
 wait_for 30 docker_up || die "dockerd did not answer on $DOCKER_SOCK within 30 s: $(tail -n 20 "$D/dockerd.log")"
 
 # ---- b, c. images ----------------------------------------------------------------------------------------
@@ -404,7 +411,8 @@ for spec in E["NODE_SPECS"].split("\n"):
     nodes.append(node)
 print(json.dumps({
     "liveDir": live, "dockerHost": E["DOCKER_HOST"], "dockerPid": int(E["DOCKER_PID"]),
-    "dockerConfig": E["DOCKER_CONFIG"], "dockerCertsDir": f"{live}/docker/etc/certs.d", "registryImage": E["REGISTRY_IMAGE"], "testImage": E["TEST_IMAGE"],
+    "dockerConfig": E["DOCKER_CONFIG"], "dockerCertsDir": f"{live}/docker/etc/certs.d",
+    "registryImage": E["REGISTRY_IMAGE"], "testImage": E["TEST_IMAGE"],
     "layersImage": E["LAYERS_IMAGE"], "hostAddress": E["HOST_IP"], "sshKeyPath": f"{live}/ssh/id_ed25519",
     "knownHostsPath": f"{live}/ssh/known_hosts", "nodeExec": f"{E['HERE']}/node-exec.sh",
     "nodes": nodes, "unreachable": {"host": E["UNREACHABLE_IP"], "port": 22}}, indent=2))
