@@ -7,6 +7,17 @@ import { RegistryCredentials } from "./RegistryCredentials";
 import { RegistryServer } from "./RegistryServer";
 import { ServiceImages } from "./ServiceImages";
 
+/**
+ * Where the image builder (the registry's docker host) pushes: `pushAddress` if set; else the host's
+ * loopback when the registry is published there; else the registry's address, which that daemon must
+ * then trust (`/etc/docker/certs.d/<host:port>/ca.crt`, e.g. by listing the host as a docker node).
+ */
+export function pushAddress(s: RegistrySettings): string {
+    if (s.pushAddress) return s.pushAddress;
+    if (s.bindAddresses.some((a) => a === "127.0.0.1" || a === "0.0.0.0")) return `127.0.0.1:${s.port}`;
+    return registryAddress(s.hostname, s.port);
+}
+
 export interface PrivateRegistryArgs {
     settings: RegistrySettings;
     /** Names the CA and marks what is written on nodes; usually `<project>-<stack>`. */
@@ -57,7 +68,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         }
         if (s.services.length > 0) {
             this.images = new ServiceImages(`${name}-images`, {
-                services: s.services, registry: this.address,
+                services: s.services, registry: this.address, pushAddress: pushAddress(s),
                 username: this.credentials.username, password: this.credentials.password, provider: this.server.provider,
             }, { parent: this, dependsOn: [this.server.container] });
         }

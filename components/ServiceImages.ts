@@ -5,8 +5,10 @@ import { ServiceSettings } from "./config";
 
 export interface ServiceImagesArgs {
     services: ServiceSettings[];
-    /** `host:port` of the registry. */
+    /** `host:port` of the registry, as the output refs name it. */
     registry: string;
+    /** `host:port` the builder pushes to (the registry's own address, or its loopback on the docker host). */
+    pushAddress: string;
     username: pulumi.Input<string>;
     password: pulumi.Input<string>;
     /** The docker engine that builds and pushes. */
@@ -15,6 +17,9 @@ export interface ServiceImagesArgs {
 
 /**
  * Builds each service, tags it `host:port/name:tag` and pushes it with the registry's credentials.
+ * The build runs on the registry's docker host; when the registry is published on that host's loopback,
+ * the push goes there, so the daemon needs no trust for the private CA (dockerd treats 127.0.0.0/8 as
+ * a local registry).
  * Give it `dependsOn` the running registry; each build waits for it. Outputs the digest-pinned reference of each image.
  */
 export class ServiceImages extends pulumi.ComponentResource {
@@ -26,7 +31,7 @@ export class ServiceImages extends pulumi.ComponentResource {
         const refs: Record<string, pulumi.Output<string>> = {};
         for (const svc of args.services) {
             const image = new docker.Image(`${name}-${svc.name}`, {
-                imageName: `${args.registry}/${svc.name}:${svc.tag}`,
+                imageName: `${args.pushAddress}/${svc.name}:${svc.tag}`,
                 build: {
                     context: svc.context,
                     ...(svc.dockerfile !== undefined ? { dockerfile: path.join(svc.context, svc.dockerfile) } : {}),
@@ -34,9 +39,10 @@ export class ServiceImages extends pulumi.ComponentResource {
                     platform: svc.platform,
                     args: svc.args,
                 },
-                registry: { server: args.registry, username: args.username, password: pulumi.secret(args.password) },
+                registry: { server: args.pushAddress, username: args.username, password: pulumi.secret(args.password) },
             }, { parent: this, provider: args.provider, dependsOn: opts?.dependsOn });
-            refs[svc.name] = image.repoDigest;
+            // the same manifest, named by the address every other client uses
+            refs[svc.name] = image.repoDigest.apply((d) => `${args.registry}/${svc.name}@${d.split("@")[1]}`);
         }
         this.refs = pulumi.output(refs);
         this.registerOutputs({ refs: this.refs });

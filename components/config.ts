@@ -76,6 +76,8 @@ export interface RegistrySettings {
     containerName: string;
     dataVolume?: string;
     dataHostPath?: string;
+    /** `host:port` the image builder pushes to, when the default (the docker host's loopback) does not fit. */
+    pushAddress?: string;
     username: string;
     password?: string;
     passwordLength: number;
@@ -276,6 +278,13 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
         r.fail("dataVolume", `must start with a letter or digit and contain only letters, digits, '_', '.', '-' (got ${JSON.stringify(dataVolume)})`);
     }
 
+    const pushAddress = r.str("pushAddress", undefined);
+    if (pushAddress !== undefined) {
+        const m = /^(.+):([0-9]{1,5})$/.exec(pushAddress);
+        if (!m || !(isHostname(m[1]) || isIpv4(m[1])) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+            r.fail("pushAddress", `must be host:port, e.g. 127.0.0.1:5000 (got ${JSON.stringify(pushAddress)})`);
+        }
+    }
     const username = r.str("username", "admin");
     if (!/^[^\s:]{1,64}$/.test(username)) {
         r.fail("username", `must be 1-64 characters with no ':' and no whitespace (got ${JSON.stringify(username)})`);
@@ -297,7 +306,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
         hostname, dnsNames, ipAddresses, port, bindAddresses, dockerHost, image, containerName,
-        dataVolume, dataHostPath, username, password, passwordLength, bcryptCost, logLevel,
+        dataVolume, dataHostPath, pushAddress, username, password, passwordLength, bcryptCost, logLevel,
         tls, nodes, kubernetes, services,
     };
 }
@@ -509,5 +518,5 @@ export function rawConfig(all: Record<string, string>): Record<string, unknown> 
 
 export const CONFIG_KEYS = [
     "hostname", "dnsNames", "ipAddresses", "port", "bindAddress", "dockerHost", "image", "containerName", "dataVolume",
-    "dataHostPath", "username", "password", "passwordLength", "bcryptCost", "logLevel", "tls", "nodes", "kubernetes", "services",
+    "dataHostPath", "pushAddress", "username", "password", "passwordLength", "bcryptCost", "logLevel", "tls", "nodes", "kubernetes", "services",
 ] as const;

@@ -300,16 +300,27 @@ describe("ServiceImages", () => {
         const s = settings({ services: [{ name: "data-service", context: "./svc", dockerfile: "Dockerfile.prod", tag: "1.0" }, { name: "web", context: "./web" }] });
         const docker = await import("@pulumi/docker");
         const provider = new docker.Provider("p", { host: "unix:///x.sock" });
-        const imgs = new c.ServiceImages("img", { services: s.services, registry: "r.example:5000", username: "admin", password: "pw", provider },
+        const imgs = new c.ServiceImages("img", { services: s.services, registry: "r.example:5000", pushAddress: "127.0.0.1:5000", username: "admin", password: "pw", provider },
             { transformations: [captureOptions] });
         const refs = await valueOf(imgs.refs);
         const images = byType("docker:index/image:Image");
-        assert.deepEqual(images.map((i) => i.inputs.imageName), ["r.example:5000/data-service:1.0", "r.example:5000/web:latest"]);
+        // pushed over the docker host's loopback, named by the registry's address
+        assert.deepEqual(images.map((i) => i.inputs.imageName), ["127.0.0.1:5000/data-service:1.0", "127.0.0.1:5000/web:latest"]);
         assert.equal(images[0].inputs.build.dockerfile, "svc/Dockerfile.prod");
         assert.equal(images[0].inputs.build.platform, "linux/amd64");
-        assert.deepEqual(images[0].inputs.registry, { server: "r.example:5000", username: "admin", password: "pw" });
+        assert.deepEqual(images[0].inputs.registry, { server: "127.0.0.1:5000", username: "admin", password: "pw" });
         assert.match(refs["data-service"], /^r\.example:5000\/data-service@sha256:[0-9a-f]{64}$/);
         assert.ok(images[0].opts?.provider);
+    });
+});
+
+describe("pushAddress", () => {
+    it("loopback when the registry is published there, else the registry address, unless set", async () => {
+        const { pushAddress } = await import("../../components/PrivateRegistry");
+        assert.equal(pushAddress(settings({ hostname: "r.example", port: 5443 })), "127.0.0.1:5443");
+        assert.equal(pushAddress(settings({ hostname: "r.example", bindAddress: "0.0.0.0" })), "127.0.0.1:5000");
+        assert.equal(pushAddress(settings({ hostname: "r.example", bindAddress: "10.0.0.5" })), "r.example:5000");
+        assert.equal(pushAddress(settings({ hostname: "r.example", pushAddress: "build-host:5000" })), "build-host:5000");
     });
 });
 

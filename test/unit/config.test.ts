@@ -170,6 +170,7 @@ describe("config errors name the key and what is allowed", () => {
         ["bad service name", { services: [{ name: "API", context: "." }] }, "services[0].name", /repository name/],
         ["duplicate service", { services: [{ name: "api", context: "." }, { name: "api", context: "." }] }, "services[1].name", /duplicates service api/],
         ["bad tag", { services: [{ name: "api", context: ".", tag: "-x" }] }, "services[0].tag", /must be a tag/],
+        ["bad push address", { pushAddress: "127.0.0.1" }, "pushAddress", /must be host:port/],
         ["bad log level", { logLevel: "trace" }, "logLevel", /one of error, warn, info, debug/],
     ];
     for (const [title, raw, key, pattern] of cases) {

@@ -63,7 +63,15 @@ if [ -n "$dpid" ]; then
 fi
 
 # ---- dockerd, and node processes: everything inside our namespaces, plus recorded PIDs --------------------
-mapfile -t netns < <(ip netns list | awk -v p="^$PREFIX-" '$1 ~ p {print $1}')
+# The prl-* names are ours unless up.sh's bridge says they belong to an environment under another LIVE_DIR.
+ours=true
+owner=$(ip -o link show "$PREFIX-br0" 2>/dev/null | sed -n 's/.* alias //p') || true
+if [ -n "$owner" ] && [ "$owner" != "$LIVE_DIR" ]; then
+  echo "down.sh: $PREFIX-* belong to the environment under $owner; leaving them" >&2
+  ours=false
+fi
+netns=()
+if $ours; then mapfile -t netns < <(ip netns list | awk -v p="^$PREFIX-" '$1 ~ p {print $1}'); fi
 pids=()
 for ns in "${netns[@]}"; do mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "$ns" 2>/dev/null); done
 for b in "$LIVE_DIR"/nodes/*/; do
@@ -82,12 +90,13 @@ for d in /proc/[0-9]*; do
   p=${d#/proc/}
   [ "$p" != $$ ] || continue
   read -r comm 2>/dev/null <"/proc/$p/comm" || continue
-  cg=
-  read -r -d '' cg 2>/dev/null <"/proc/$p/cgroup" || true
-  if [[ $cg == *":/$CGROUP/"* ]]; then pids+=("$p"); continue; fi
   case "$comm" in
     dockerd | containerd | containerd-shim* | sshd | runc) [[ $(cmdline "$p") == *"$LIVE_DIR/"* ]] && pids+=("$p") ;;
-    docker-proxy) [[ $(cmdline "$p") == *"-container-ip 10.213.0."* ]] && pids+=("$p") ;;
+    docker-proxy) $ours && [[ $(cmdline "$p") == *"-container-ip 10.213.0."* ]] && pids+=("$p") ;;
+    *)
+      cg=
+      read -r -d '' cg 2>/dev/null <"/proc/$p/cgroup" || true
+      if $ours && [[ $cg == *":/$CGROUP/"* ]]; then pids+=("$p"); fi ;;
   esac
 done
 if [ ${#pids[@]} -gt 0 ]; then
@@ -96,15 +105,19 @@ if [ ${#pids[@]} -gt 0 ]; then
 fi
 
 # Empty cgroups docker leaves under its cgroup parent (all controllers, cgroup v1 or v2), deepest first.
-for d in /sys/fs/cgroup/"$CGROUP" /sys/fs/cgroup/*/"$CGROUP"; do
-  [ -d "$d" ] || continue
-  find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || echo "down.sh: cannot remove cgroup $d" >&2
-done
+if $ours; then
+  for d in /sys/fs/cgroup/"$CGROUP" /sys/fs/cgroup/*/"$CGROUP"; do
+    [ -d "$d" ] || continue
+    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || echo "down.sh: cannot remove cgroup $d" >&2
+  done
+fi
 
 # ---- network: deleting a veth end deletes the pair and the routes via it ------------------------------------
-for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^$PREFIX-"); do
-  ip link del "$l" || echo "down.sh: ip link del $l failed" >&2
-done
+if $ours; then
+  for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^$PREFIX-"); do
+    ip link del "$l" || echo "down.sh: ip link del $l failed" >&2
+  done
+fi
 for ns in "${netns[@]}"; do ip netns del "$ns" || echo "down.sh: ip netns del $ns failed" >&2; done
 if [ -e "$LIVE_DIR/run-netns.created" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
   umount /run/netns 2>/dev/null || true

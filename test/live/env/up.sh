@@ -51,6 +51,10 @@ PYTHON=$(command -v /usr/bin/python3 python3 | head -n1)   # Debian's, not a slo
 
 step "cleaning up any previous environment"
 "$HERE/down.sh" >/dev/null || die "down.sh failed; see its output above"
+# Names and addresses are fixed, so only one environment can be up per machine.
+if owner=$(ip -o link show "$BRIDGE" 2>/dev/null); then
+  die "another live environment owns $BRIDGE (${owner##* alias }); run LIVE_DIR=<that dir> $HERE/down.sh first"
+fi
 mkdir -p "$LIVE_DIR" "$D"/{data,exec} "$DOCKER_CONFIG" "$LIVE_DIR"/{ssh,nodes,build}
 # Node c's non-root user reads authorized_keys under $LIVE_DIR.
 chmod 755 "$LIVE_DIR" "$LIVE_DIR/ssh" "$LIVE_DIR/nodes"
@@ -58,12 +62,16 @@ chmod 755 "$LIVE_DIR" "$LIVE_DIR/ssh" "$LIVE_DIR/nodes"
 # ---- a. the suite's own dockerd ---------------------------------------------------------------------------
 step "starting dockerd on $DOCKER_SOCK"
 ip link add "$BRIDGE" type bridge || die "cannot create bridge $BRIDGE"
+ip link set "$BRIDGE" alias "$LIVE_DIR"   # marks whose prl-* names these are, for down.sh
 ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
 ip link set "$BRIDGE" up
 [ -d /etc/docker ] || die "/etc/docker is missing (docker.io provides it); it is needed as a mount point"
 mkdir -p "$D/etc/certs.d"
 echo '{}' > "$D/etc/daemon.json"   # ignore any /etc/docker/daemon.json meant for a system dockerd
 echo '{}' > "$DOCKER_CONFIG/config.json"
+# A private /etc/hosts for this dockerd and for the suite's clients (run.sh binds the same file), so the
+# registry's name can resolve to the host address without editing the host's /etc/hosts.
+cp /etc/hosts "$LIVE_DIR/hosts"
 # --iptables=false: published ports are served by docker-proxy (userland proxy) alone, which binds
 # 127.0.0.1 and 10.213.0.1 and dials the container over the bridge, so the host's iptables/nftables,
 # ip_forward and FORWARD policy are left untouched.
@@ -72,7 +80,8 @@ echo '{}' > "$DOCKER_CONFIG/config.json"
 # /etc/docker/key.json never land on the host, and certs.d (registry CAs this dockerd trusts) is ours.
 # shellcheck disable=SC2016 # $1 and $@ expand in the inner sh
 setsid unshare --mount --propagation slave -- sh -c '
-  mount -t tmpfs -o mode=755 tmpfs /run && mount --bind "$1" /etc/docker && shift && exec "$@"' dockerd "$D/etc" \
+  mount -t tmpfs -o mode=755 tmpfs /run && mount --bind "$1" /etc/docker && mount --bind "$2" /etc/hosts &&
+  shift 2 && exec "$@"' dockerd "$D/etc" "$LIVE_DIR/hosts" \
   dockerd --config-file "$D/etc/daemon.json" --host "$DOCKER_HOST" \
   --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
   --bridge "$BRIDGE" --default-address-pool "base=$ADDR_POOL,size=29" \
@@ -104,6 +113,8 @@ node_net() { # name ip
   ip link set "$vh" up
   ip route add "$ip/32" dev "$vh" src "$HOST_IP"
   cp -a /etc "$b/etc"
+  # a node without Java: its keystore hook would rewrite a JKS file and queue dpkg triggers on the shared /var
+  rm -f "$b/etc/ca-certificates/update.d/jks-keystore"
   cp -a /usr/local/share/ca-certificates "$b/local-ca"
   # root's home would be the host's /root; a private one keeps ~/.docker, ~/.ssh and shell rc files per node.
   mkdir -m 700 "$b/root"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The live suite: builds the test environment (own dockerd, SSH nodes in namespaces, containerd), runs
+# the program against it, and tears it all down again, also when a test fails.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/../.."
+
+if [ "$(id -u)" != 0 ]; then
+  if [ "${CI:-}" = true ]; then
+    echo "live suite: FAILED: it needs root (network and mount namespaces, its own dockerd); CI must run as root" >&2
+    exit 1
+  fi
+  printf '\n!!!!!!!!!!\n!! SKIPPING the live suite: it needs root (network and mount namespaces, its own dockerd).\n!! Run `sudo npm run test:live` to include it.\n!!!!!!!!!!\n\n' >&2
+  exit 0
+fi
+
+export LIVE_DIR=${LIVE_DIR:-/tmp/pr-live}
+export LIVE_STACK_FILE=${LIVE_STACK_FILE:-$HERE/Pulumi.live.yaml}
+started=$(date +%s)
+bash "$HERE/env/install.sh"
+trap 'bash "$HERE/env/down.sh" || true; echo "live suite: wall time $(( $(date +%s) - started )) s"' EXIT
+bash "$HERE/env/up.sh"
+
+# The suite resolves the registry's name through a private /etc/hosts (the same file the suite's dockerd
+# sees), so the host's own /etc/hosts is never edited.
+unshare --mount --propagation private -- sh -c 'mount --bind "$LIVE_DIR/hosts" /etc/hosts && exec "$@"' live \
+  node --import tsx --test --test-concurrency=1 test/live/*.live.test.ts

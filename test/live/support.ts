@@ -1,0 +1,127 @@
+// Helpers for the live suite: the environment env/up.sh built, node access, TLS/HTTP probes, skopeo.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as https from "https";
+import * as path from "path";
+import * as tls from "tls";
+import { run } from "./engine";
+
+export interface LiveNode {
+    name: string;
+    host: string;
+    port: number;
+    user: string;
+    runtime: "docker" | "containerd" | "crio" | "none";
+    hostKey: string;
+    nodeDir: string;
+    containerdSocket: string | null;
+    containerdPidFile: string | null;
+    containerdRestartCommand: string | null;
+    containerdConfigPathPreset: boolean | null;
+}
+
+export interface LiveEnv {
+    liveDir: string;
+    dockerHost: string;
+    registryImage: string;
+    testImage: string;
+    layersImage: string;
+    hostAddress: string;
+    sshKeyPath: string;
+    nodeExec: string;
+    nodes: LiveNode[];
+    unreachable: { host: string; port: number };
+}
+
+/** The environment env/up.sh describes; in CI a missing environment is a failure, never a skip. */
+export function loadEnv(): LiveEnv {
+    const file = path.join(process.env.LIVE_DIR ?? "/tmp/pr-live", "env.json");
+    if (!fs.existsSync(file)) {
+        throw new Error(`live environment missing: ${file} not found. Run the suite through test/live/run.sh (npm run test:live), which builds it.`);
+    }
+    return JSON.parse(fs.readFileSync(file, "utf8")) as LiveEnv;
+}
+
+/** Runs a command inside a node's namespaces, without SSH. */
+export async function nodeExec(env: LiveEnv, node: string, cmd: string, input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
+    return run(env.nodeExec, [node, "bash", "-c", cmd], { input, env: { ...process.env, LIVE_DIR: env.liveDir } });
+}
+
+/** Checksums of every file and the list of directories and links under a node's private trees. */
+export async function snapshot(env: LiveEnv, node: string): Promise<Map<string, string>> {
+    const r = await nodeExec(env, node,
+        "cd / && find etc usr/local/share/ca-certificates -xdev \\( -type f -printf 'f %p ' -exec sha256sum {} \\; \\) -o \\( -type l -printf 'l %p -> %l\\n' \\) -o \\( -type d -printf 'd %p %m\\n' \\) 2>/dev/null | sort");
+    const out = new Map<string, string>();
+    for (const line of r.stdout.split("\n").filter(Boolean)) {
+        const [kind, p, ...rest] = line.split(" ");
+        out.set(`${kind} ${p}`, rest.join(" "));
+    }
+    if (out.size < 50) throw new Error(`snapshot of node ${node} looks wrong (${out.size} entries): ${r.stderr}`);
+    return out;
+}
+
+export function diffSnapshots(a: Map<string, string>, b: Map<string, string>, ignore: RegExp[] = []): string[] {
+    const keys = new Set([...a.keys(), ...b.keys()]);
+    return [...keys].filter((k) => !ignore.some((re) => re.test(k)) && a.get(k) !== b.get(k))
+        .map((k) => `${k}: ${a.get(k) ?? "(absent)"} -> ${b.get(k) ?? "(absent)"}`);
+}
+
+export interface HttpAnswer { status: number; body: string; cert?: tls.PeerCertificate }
+
+/** One HTTPS GET to the registry's published address, with the given trust and credentials. */
+export function httpsGet(opts: { host: string; port: number; servername: string; path?: string; ca?: string; auth?: string;
+    minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; ciphers?: string }): Promise<HttpAnswer> {
+    return new Promise((resolve, reject) => {
+        const req = https.request({
+            host: opts.host, port: opts.port, path: opts.path ?? "/v2/", method: "GET", servername: opts.servername,
+            ca: opts.ca, auth: opts.auth, minVersion: opts.minVersion, maxVersion: opts.maxVersion, ciphers: opts.ciphers,
+            headers: { host: `${opts.servername}:${opts.port}` }, agent: false, timeout: 10_000,
+            checkServerIdentity: (_h, cert) => tls.checkServerIdentity(opts.servername, cert),
+        }, (res) => {
+            let body = "";
+            const cert = (res.socket as tls.TLSSocket).getPeerCertificate();
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body, cert }));
+        });
+        req.on("error", reject);
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.end();
+    });
+}
+
+export function plainHttpGet(host: string, port: number): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const http = require("http") as typeof import("http");
+        const req = http.request({ host, port, path: "/v2/", agent: false, timeout: 10_000 }, (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+/** A client auth file and a cert dir holding just the CA, as a consumer of the stack outputs would set up. */
+export function clientFiles(dir: string, name: string, dockerConfigJson: string, caPem: string): { authfile: string; certDir: string } {
+    const base = path.join(dir, name);
+    fs.mkdirSync(path.join(base, "certs"), { recursive: true });
+    const authfile = path.join(base, "auth.json");
+    fs.writeFileSync(authfile, dockerConfigJson, { mode: 0o600 });
+    fs.writeFileSync(path.join(base, "certs", "ca.crt"), caPem);
+    return { authfile, certDir: path.join(base, "certs") };
+}
+
+export async function skopeo(args: string[], env: LiveEnv): Promise<{ stdout: string; stderr: string; code: number }> {
+    return run("skopeo", args, { env: { ...process.env, DOCKER_HOST: env.dockerHost }, timeoutMs: 120_000 });
+}
+
+export function sha256(s: string | Buffer): string {
+    return crypto.createHash("sha256").update(s).digest("hex");
+}
+
+/** The PID a node's containerd runs as now. */
+export function containerdPid(node: LiveNode): number {
+    return Number(fs.readFileSync(node.containerdPidFile!, "utf8").trim());
+}
