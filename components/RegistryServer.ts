@@ -29,13 +29,19 @@ const HTPASSWD = "/auth/htpasswd";
 const DATA = "/var/lib/registry";
 const LISTEN_PORT = 5000;
 
+/** The registry's debug listener: loopback inside the container only, never published. */
+const DEBUG_ADDR = "127.0.0.1:5001";
+
 /**
  * The health check: any HTTP answer from /v2/ (401 when auth is on) means the registry serves. Written
- * for busybox wget, which the registry image ships, and which exits non-zero on a 401.
+ * for busybox wget, which the registry image ships and which exits non-zero on a 401. Some builds of
+ * that wget cannot speak TLS 1.3; with tls.minVersion tls1.3 the registry's own /debug/health on its
+ * loopback debug listener answers instead.
  */
 export const HEALTHCHECK = [
     "CMD-SHELL",
-    `wget -S --spider --no-check-certificate https://127.0.0.1:${LISTEN_PORT}/v2/ 2>&1 | grep -qE 'HTTP/[0-9.]+ (200|401)'`,
+    `wget -S --spider --no-check-certificate https://127.0.0.1:${LISTEN_PORT}/v2/ 2>&1 | grep -qE 'HTTP/[0-9.]+ (200|401)'` +
+    ` || wget -q -O /dev/null http://${DEBUG_ADDR}/debug/health`,
 ];
 
 /** The registry's REGISTRY_* settings, as the seed recipe gives them plus the TLS minimum and log level. */
@@ -49,6 +55,7 @@ export function registryEnv(minTlsVersion: TlsVersion, logLevel: string): string
         `REGISTRY_HTTP_TLS_KEY=${KEY}`,
         `REGISTRY_HTTP_TLS_MINIMUMTLS=${minTlsVersion}`,
         `REGISTRY_LOG_LEVEL=${logLevel}`,
+        `REGISTRY_HTTP_DEBUG_ADDR=${DEBUG_ADDR}`,
     ];
 }
 

@@ -30,7 +30,7 @@ export class ServiceImages extends pulumi.ComponentResource {
         super("private-registry:index:ServiceImages", name, {}, opts);
         const refs: Record<string, pulumi.Output<string>> = {};
         for (const svc of args.services) {
-            const image = new docker.Image(`${name}-${svc.name}`, {
+            const image = new docker.Image(`${name}-${svc.name.replace(/\//g, "-")}`, {
                 imageName: `${args.pushAddress}/${svc.name}:${svc.tag}`,
                 build: {
                     context: svc.context,

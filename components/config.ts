@@ -103,7 +103,7 @@ const LOG_LEVELS = ["error", "warn", "info", "debug"];
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const SERVICE_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const SERVICE_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -479,7 +479,7 @@ function parseServices(r: Reader): ServiceSettings[] {
         const o = v as Record<string, unknown>;
         r.unknownKeys(o, ["name", "context", "dockerfile", "tag", "platform", "args"], path);
         const name = r.str("name", "", o, `${path}.name`);
-        if (!SERVICE_NAME.test(name)) r.fail(`${path}.name`, `must be a repository name: lowercase letters, digits and '.', '_', '-' separators (got ${JSON.stringify(name)})`);
+        if (!SERVICE_NAME.test(name)) r.fail(`${path}.name`, `must be a repository path: lowercase letters and digits, '.', '_', '-' separators, '/' between components (got ${JSON.stringify(name)})`);
         else if (out.some((s) => s.name === name)) r.fail(`${path}.name`, `duplicates service ${name}`);
         const context = r.str("context", "", o, `${path}.context`);
         if (context === "") r.fail(`${path}.context`, "is required (the build context folder)");

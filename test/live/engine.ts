@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { isDeepStrictEqual, promisify } from "util";
+import { unwrap } from "../support/unwrap";
 
 const execFileP = promisify(execFile);
 
@@ -41,19 +42,6 @@ export interface RunResult {
 }
 
 export interface CommandRun { name: string; host: string; command: string; stdout: string; stderr: string; ms: number }
-
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-function unwrap(v: unknown): any {
-    if (Array.isArray(v)) return v.map(unwrap);
-    if (v && typeof v === "object") {
-        const o = v as Props;
-        if (o[SIG] === SECRET_SIG) return unwrap(o.value);
-        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrap(x)]));
-    }
-    return v;
-}
 
 export async function run(cmd: string, args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
     return new Promise((resolve, reject) => {

@@ -7,7 +7,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { after, before, describe, it } from "node:test";
 import { LiveEngine, RunResult, run } from "./engine";
-import { clientFiles, containerdPid, diffSnapshots, httpsGet, LiveEnv, loadEnv, nodeExec, plainHttpGet, skopeo, snapshot } from "./support";
+import { clientFiles, containerdPid, criPull, diffSnapshots, httpsGet, LiveEnv, loadEnv, nodeExec, plainHttpGet, skopeo, snapshot } from "./support";
 import { isIpv4 } from "../../components/config";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -134,10 +134,13 @@ describe("live: the registry the program declares", () => {
             (e: any) => e.code === "ERR_TLS_CERT_ALTNAME_INVALID");
     });
 
-    it("TLS: answers only over TLS", async () => {
+    it("TLS: answers only over TLS; the debug listener is not published", async () => {
         const r = await plainHttpGet(env.hostAddress, port);
         assert.equal(r.status, 400);
         assert.match(r.body, /HTTP request to an HTTPS server/);
+        for (const host of ["127.0.0.1", env.hostAddress]) {
+            await assert.rejects(plainHttpGet(host, 5001), (e: any) => e.code === "ECONNREFUSED");
+        }
     });
 
     it(`TLS: the minimum version (${minTls}) holds`, async () => {
@@ -219,6 +222,9 @@ describe("live: every node trusts the registry the scoped way", () => {
                 assert.equal(r.code, 0, r.stderr + r.stdout);
                 const digest = await onNode(n.name, `ctr -a '${n.containerdSocket}' -n live images ls | awk '$1=="${ref}"{print $3}'`);
                 assert.equal(digest.stdout.trim(), pushedDigest);
+                // and as kubelet pulls: through the running containerd's CRI plugin, which reads hosts.toml per pull
+                const imageRef = await criPull(n.containerdSocket!, ref, user, password);
+                assert.match(imageRef, /^sha256:[0-9a-f]{64}$/);
                 const cfg = await onNode(n.name, "cat /etc/containerd/config.toml");
                 assert.match(cfg.stdout, /config_path\s*=\s*"\/etc\/containerd\/certs\.d"/);
             }
@@ -254,8 +260,9 @@ describe("live: re-running, replacing, failing, destroying", () => {
         const second = await engine.up(base);
         noErrors(second);
         assert.equal(engine.commandRuns.length, runsBefore, "no SSH session when nothing changed");
-        for (const [name, action] of second.actions) {
-            if (!name.endsWith("-images-data-service")) assert.equal(action, "same", `${name} unchanged`);
+        // everything is unchanged but the image builds, which (like the provider) build and push on every up
+        for (const r of second.resources.filter((x) => x.type !== "docker:index/image:Image")) {
+            assert.equal(second.actions.get(r.name), "same", `${r.name} unchanged`);
         }
         assert.equal(second.outputs.password, password);
         // now force every node's create once more, as `pulumi up --refresh` after a drift would

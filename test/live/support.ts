@@ -125,3 +125,23 @@ export function sha256(s: string | Buffer): string {
 export function containerdPid(node: LiveNode): number {
     return Number(fs.readFileSync(node.containerdPidFile!, "utf8").trim());
 }
+
+/** A kubelet-style pull: CRI ImageService/PullImage on a containerd socket, with the pull secret's login. */
+export async function criPull(socket: string, image: string, username: string, password: string): Promise<string> {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const grpc = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+    const loader = require("@grpc/proto-loader") as typeof import("@grpc/proto-loader");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const def = loader.loadSync(path.join(__dirname, "cri.proto"), { keepCase: true });
+    const proto = grpc.loadPackageDefinition(def) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const client = new proto.runtime.v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure());
+    try {
+        return await new Promise<string>((resolve, reject) => client.PullImage(
+            { image: { image }, auth: { username, password } },
+            { deadline: Date.now() + 60_000 },
+            (err: Error | null, res: { image_ref: string }) => (err ? reject(err) : resolve(res.image_ref)),
+        ));
+    } finally {
+        client.close();
+    }
+}

@@ -183,6 +183,8 @@ describe("RegistryServer", () => {
         assert.equal(uploads["/auth/htpasswd"].permissions, "0600");
         assert.equal(ctr.inputs.healthcheck.tests[0], "CMD-SHELL");
         assert.match(ctr.inputs.healthcheck.tests[1], /https:\/\/127\.0\.0\.1:5000\/v2\/.*\(200\|401\)/);
+        assert.match(ctr.inputs.healthcheck.tests[1], /\|\| wget -q -O \/dev\/null http:\/\/127\.0\.0\.1:5001\/debug\/health$/);
+        assert.ok(env.includes("REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:5001"), "debug listener on the container's loopback only");
         assert.equal(ctr.inputs.wait, true);
     });
 

@@ -109,6 +109,10 @@ describe("config defaults", () => {
         assert.deepEqual(s.bindAddresses, ["127.0.0.1", "10.0.0.1"]);
     });
 
+    it("service names may have path components", () => {
+        assert.equal(parseSettings({ services: [{ name: "team/data-service", context: "." }] }, "dev").services[0].name, "team/data-service");
+    });
+
     it("kubernetes: namespaces default to [default], secret to regcred", () => {
         const s = parseSettings({ kubernetes: { context: "kind" } }, "dev");
         assert.deepEqual(s.kubernetes?.namespaces, ["default"]);
@@ -167,7 +171,8 @@ describe("config errors name the key and what is allowed", () => {
         ["bad namespace", { kubernetes: { context: "c", namespaces: ["Apps"] } }, "kubernetes.namespaces[0]", /namespace name/],
         ["bad secret name", { kubernetes: { context: "c", secretName: "Reg_Cred" } }, "kubernetes.secretName", /Kubernetes name/],
         ["service without context", { services: [{ name: "api" }] }, "services[0].context", /is required/],
-        ["bad service name", { services: [{ name: "API", context: "." }] }, "services[0].name", /repository name/],
+        ["bad service name", { services: [{ name: "API", context: "." }] }, "services[0].name", /repository path/],
+        ["service name with empty component", { services: [{ name: "team//api", context: "." }] }, "services[0].name", /repository path/],
         ["duplicate service", { services: [{ name: "api", context: "." }, { name: "api", context: "." }] }, "services[1].name", /duplicates service api/],
         ["bad tag", { services: [{ name: "api", context: ".", tag: "-x" }] }, "services[0].tag", /must be a tag/],
         ["bad push address", { pushAddress: "127.0.0.1" }, "pushAddress", /must be host:port/],

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { makePki, Pki } from "../support/pki";
+import { unwrap } from "../support/unwrap";
 
 /** One resource the program registered, with the options the engine would act on. */
 export interface Recorded {
@@ -57,20 +58,6 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
         default:
             return {};
     }
-}
-
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-/** Inputs as plain values: the mock monitor hands secrets over still wrapped in their signature object. */
-export function unwrap(v: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
-    if (Array.isArray(v)) return v.map(unwrap);
-    if (v && typeof v === "object") {
-        const o = v as Record<string, unknown>;
-        if (o[SIG] === SECRET_SIG) return unwrap(o.value);
-        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrap(x)]));
-    }
-    return v;
 }
 
 /**
