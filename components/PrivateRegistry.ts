@@ -53,7 +53,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             passwordLength: s.passwordLength, bcryptCost: s.bcryptCost,
         }, { parent: this });
         this.server = new RegistryServer(`${name}-server`, {
-            dockerHost: s.dockerHost, image: s.image, containerName: s.containerName,
+            dockerHost: s.dockerHost, dockerSshOpts: s.dockerSshOpts, image: s.image, containerName: s.containerName,
             port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, dataHostPath: s.dataHostPath,
             certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
             htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,

@@ -6,6 +6,8 @@ import { TlsVersion } from "./config";
 export interface RegistryServerArgs {
     /** Docker engine to run on: unix:///var/run/docker.sock, tcp://…, ssh://user@host. */
     dockerHost: string;
+    /** Extra ssh options for an ssh:// docker host. */
+    dockerSshOpts?: string[];
     /** Registry image reference, pulled with RemoteImage. */
     image: string;
     containerName: string;
@@ -74,7 +76,10 @@ export class RegistryServer extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryServer", name, {}, opts);
         // explicit, so nothing silently targets DOCKER_HOST
-        this.provider = new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent: this });
+        this.provider = new docker.Provider(`${name}-docker`, {
+            host: args.dockerHost,
+            ...(args.dockerSshOpts?.length ? { sshOpts: args.dockerSshOpts } : {}),
+        }, { parent: this });
         const childOpts = { parent: this, provider: this.provider };
         const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts);
         const volume = args.dataVolume !== undefined

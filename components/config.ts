@@ -72,6 +72,8 @@ export interface RegistrySettings {
     port: number;
     bindAddresses: string[];
     dockerHost: string;
+    /** Extra `ssh` options for an ssh:// docker host (e.g. `-o`, `UserKnownHostsFile=…`). */
+    dockerSshOpts: string[];
     image: string;
     containerName: string;
     dataVolume?: string;
@@ -259,6 +261,10 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
     if (!/^(unix:\/\/\/.+|tcp:\/\/[^\s/]+|ssh:\/\/[^\s/@]+@[^\s/]+|npipe:\/\/.+)$/.test(dockerHost)) {
         r.fail("dockerHost", `must be unix:///path, tcp://host:port or ssh://user@host[:port] (got ${JSON.stringify(dockerHost)})`);
     }
+    const dockerSshOpts = r.strings("dockerSshOpts", (v) => !/[\n\0]/.test(v), "a single-line ssh argument");
+    if (dockerSshOpts.length > 0 && !dockerHost.startsWith("ssh://")) {
+        r.fail("dockerSshOpts", "applies to an ssh:// dockerHost only");
+    }
     const image = r.str("image", "registry:2.8.3");
     if (!IMAGE_REF.test(image)) r.fail("image", `must be an image reference such as registry:2.8.3 (got ${JSON.stringify(image)})`);
     const containerName = r.str("containerName", `registry-${stack}`.toLowerCase().replace(/[^a-z0-9_.-]/g, "-"));
@@ -305,7 +311,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
-        hostname, dnsNames, ipAddresses, port, bindAddresses, dockerHost, image, containerName,
+        hostname, dnsNames, ipAddresses, port, bindAddresses, dockerHost, dockerSshOpts, image, containerName,
         dataVolume, dataHostPath, pushAddress, username, password, passwordLength, bcryptCost, logLevel,
         tls, nodes, kubernetes, services,
     };
@@ -517,6 +523,6 @@ export function rawConfig(all: Record<string, string>): Record<string, unknown> 
 }
 
 export const CONFIG_KEYS = [
-    "hostname", "dnsNames", "ipAddresses", "port", "bindAddress", "dockerHost", "image", "containerName", "dataVolume",
+    "hostname", "dnsNames", "ipAddresses", "port", "bindAddress", "dockerHost", "dockerSshOpts", "image", "containerName", "dataVolume",
     "dataHostPath", "pushAddress", "username", "password", "passwordLength", "bcryptCost", "logLevel", "tls", "nodes", "kubernetes", "services",
 ] as const;

@@ -204,9 +204,17 @@ describe("RegistryServer", () => {
         assert.deepEqual(one("docker:index/container:Container").inputs.volumes, [{ hostPath: "/srv/registry", containerPath: "/var/lib/registry" }]);
     });
 
-    it("ssh:// docker host goes to the provider", async () => {
-        await server({ dockerHost: "ssh://deploy@reg-host" });
+    it("ssh:// docker host and its ssh options go to the provider", async () => {
+        const s = settings({ dockerHost: "ssh://deploy@reg-host", dockerSshOpts: ["-o", "StrictHostKeyChecking=yes"] });
+        const srv = new c.RegistryServer("srv", {
+            dockerHost: s.dockerHost, dockerSshOpts: s.dockerSshOpts, image: s.image, containerName: s.containerName, port: s.port,
+            bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, certPem: "C", privateKeyPem: "K", htpasswd: "h", minTlsVersion: "tls1.2", logLevel: "info",
+        });
+        await valueOf(srv.containerName);
+        await settle();
         assert.equal(one("pulumi:providers:docker").inputs.host, "ssh://deploy@reg-host");
+        // provider settings travel JSON-encoded
+        assert.deepEqual(JSON.parse(one("pulumi:providers:docker").inputs.sshOpts), ["-o", "StrictHostKeyChecking=yes"]);
     });
 });
 

@@ -33,6 +33,7 @@ describe("config defaults", () => {
         assert.equal(s.port, 5000);
         assert.deepEqual(s.bindAddresses, ["127.0.0.1"]);
         assert.equal(s.dockerHost, "unix:///var/run/docker.sock");
+        assert.deepEqual(s.dockerSshOpts, []);
         assert.equal(s.image, "registry:2.8.3");
         assert.equal(s.containerName, "registry-dev");
         assert.equal(s.dataVolume, "registry-dev-data");
@@ -136,6 +137,7 @@ describe("config errors name the key and what is allowed", () => {
         ["bad dns name", { dnsNames: ["ok.example", "not ok"] }, "dnsNames[1]", /a DNS name/],
         ["bad ip", { ipAddresses: ["300.1.1.1"] }, "ipAddresses[0]", /an IP address/],
         ["bad docker host", { dockerHost: "http://x" }, "dockerHost", /unix:\/\/\/path, tcp:\/\/host:port or ssh:\/\/user@host/],
+        ["ssh options without ssh host", { dockerSshOpts: ["-v"] }, "dockerSshOpts", /ssh:\/\/ dockerHost only/],
         ["bad image", { image: "Registry:2" }, "image", /image reference/],
         ["username with colon", { username: "ad:min" }, "username", /no ':'/],
         ["empty username", { username: " " }, "username", /1-64 characters/],
