@@ -1,0 +1,105 @@
+// 1. Auth cost: the registry checks the bcrypt hash on every request. Pushes and pulls the 23-layer test image
+// through the registry the program deploys (engine run with bcryptCost = N, fresh volume each time) and,
+// side by side, through the same container without REGISTRY_AUTH* (no-auth baseline).
+import * as fs from "fs";
+import * as path from "path";
+import { Client, client, declaredContainer, defaultStack, engine, env, getMs, log, must, pull, push, QUICK, removeContainer, removeVolume, requestCount,
+    rotate, scratch, seconds, skopeo, startRegistry, stat, upOk, writeResult } from "./lib";
+
+const REPS = QUICK ? 2 : 5;
+const COSTS = QUICK ? [4, 6, 10] : [4, 5, 6, 8, 10, 12];
+/** GET /v2/ in a row, to time a single request's check: fewer where one check takes tens of ms. */
+const gets = (v: Variant) => (v !== "none" && v >= 10 ? 10 : 50);
+type Variant = "none" | number;
+
+async function main(): Promise<void> {
+    const e = engine();
+    const work = scratch("auth");
+    const oci = path.join(work, "layers");
+    await skopeo("copy", "-q", `--src-daemon-host=${env.dockerHost}`, `docker-daemon:${env.layersImage}`, `oci:${oci}:app`);
+    const layers = JSON.parse(fs.readFileSync(path.join(oci, "blobs", "sha256",
+        JSON.parse(fs.readFileSync(path.join(oci, "index.json"), "utf8")).manifests[0].digest.slice(7)), "utf8")).layers.length;
+    log(`auth: ${layers}-layer image, ${REPS} repetitions of no-auth and bcrypt costs ${COSTS.join(", ")}`);
+
+    let volume = "";
+    let current: Client | undefined;
+    let n = 0;
+    /** The registry as the program makes it, with a fresh data volume (the container is replaced). */
+    const deploy = async (cost: number) => {
+        const old = volume;
+        volume = `bench-auth-${n++}`;
+        const r = await upOk(e, defaultStack({ bcryptCost: String(cost), dataVolume: volume }));
+        if (old) await removeVolume(old); // its container is gone (replaced)
+        const htpasswd = declaredContainer(e).uploads.find((u) => u.file === "/auth/htpasswd")!.content;
+        if (!htpasswd.includes(`:$2y$${String(cost).padStart(2, "0")}$`)) throw new Error(`htpasswd is not cost ${cost}: ${htpasswd.slice(0, 12)}`);
+        return (current = client(path.join(work, "client"), r.outputs));
+    };
+
+    /** One push and one pull, timed, with the requests each made. */
+    const measure = async (variant: Variant, rep: number) => {
+        await must("sync", []); // no writeback of the previous run's blobs during this one
+        let c: Client;
+        let container = "bench-registry";
+        if (variant === "none") {
+            // the program's container minus REGISTRY_AUTH* (and its htpasswd), beside it on port 5001
+            const spec = declaredContainer(e);
+            container = "bench-noauth";
+            await startRegistry(container, 5001, `bench-noauth-${rep}`, {
+                ...spec, envs: spec.envs.filter((v) => !v.startsWith("REGISTRY_AUTH")), uploads: spec.uploads.filter((u) => u.file !== "/auth/htpasswd"),
+            });
+            c = { ...current!, registry: "127.0.0.1:5001" };
+        } else {
+            c = await deploy(variant);
+        }
+        const before = await requestCount(container);
+        const pushS = await seconds(() => push(c, `${oci}:app`, "bench/layers:1"));
+        const afterPush = await requestCount(container);
+        const dest = path.join(work, `pulled-${variant}-${rep}`);
+        const pullS = await seconds(() => pull(c, "bench/layers:1", `${dest}:app`));
+        const afterPull = await requestCount(container);
+        fs.rmSync(dest, { recursive: true, force: true });
+        const requestMs = await getMs(c, gets(variant));
+        if (variant === "none") await removeContainer(container, `bench-noauth-${rep}`);
+        return { variant, rep, pushS, pullS, pushRequests: afterPush - before, pullRequests: afterPull - afterPush, requestMs };
+    };
+
+    // warm-up (untimed): page cache, container start paths
+    await measure(4, -1);
+    await measure("none", -1);
+
+    const runs: Awaited<ReturnType<typeof measure>>[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+        for (const v of rotate<Variant>(["none", ...COSTS], rep)) {
+            const m = await measure(v, rep);
+            runs.push(m);
+            log(`rep ${rep} ${v === "none" ? "no auth" : `cost ${v}`}: push ${m.pushS.toFixed(2)} s (${m.pushRequests} req), pull ${m.pullS.toFixed(2)} s (${m.pullRequests} req), GET /v2/ ${m.requestMs.toFixed(1)} ms`);
+        }
+    }
+    await e.destroy();
+    await removeVolume(volume);
+    e.cleanup();
+    fs.rmSync(work, { recursive: true, force: true });
+
+    const base = (rep: number) => runs.find((r) => r.variant === "none" && r.rep === rep)!;
+    const rows = (["none", ...COSTS] as Variant[]).map((v) => {
+        const mine = runs.filter((r) => r.variant === v);
+        return {
+            variant: v,
+            pushS: stat(mine.map((r) => r.pushS)),
+            pushRatio: stat(mine.map((r) => r.pushS / base(r.rep).pushS)),
+            pushRequests: stat(mine.map((r) => r.pushRequests)),
+            pullS: stat(mine.map((r) => r.pullS)),
+            pullRatio: stat(mine.map((r) => r.pullS / base(r.rep).pullS)),
+            pullRequests: stat(mine.map((r) => r.pullRequests)),
+            requestMs: stat(mine.map((r) => r.requestMs)),
+            // the bcrypt check: what one GET /v2/ costs more than without auth, paired within the repetition
+            checkMs: stat(mine.map((r) => r.requestMs - base(r.rep).requestMs)),
+        };
+    });
+    await writeResult("auth", { image: env.layersImage, layers, reps: REPS, rows, runs });
+}
+
+main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});

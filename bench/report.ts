@@ -1,0 +1,117 @@
+// Turns bench/results/*.json into the tables of docs/BENCHMARKS.md (between its `<!-- bench:NAME -->` and
+// `<!-- /bench:NAME -->` markers; the prose around them is written by hand). With --quick it reads
+// bench/results/quick/ and only prints the tables.
+import * as fs from "fs";
+import * as path from "path";
+import { DEFAULT_BCRYPT_COST } from "../components/config";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const ROOT = path.resolve(__dirname, "..");
+const QUICK = process.argv.includes("--quick");
+const DIR = path.join(ROOT, "bench", "results", QUICK ? "quick" : "");
+const DOC = path.join(ROOT, "docs", "BENCHMARKS.md");
+const AUTH_GOAL = 1.3;
+const THROUGHPUT_GOAL = 0.8;
+
+interface Stat { median: number; min: number; max: number }
+const f = (x: number, d: number) => x.toFixed(d);
+/** `median (min–max)` */
+const s = (x: Stat | undefined, d = 2, unit = "") => x ? `${f(x.median, d)}${unit} (${f(x.min, d)}–${f(x.max, d)})` : "–";
+const n = (x: Stat) => x.min === x.max ? String(x.median) : `${x.median} (${x.min}–${x.max})`;
+const table = (head: string[], rows: string[][]) =>
+    [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const load = (name: string): any => {
+    const file = path.join(DIR, `${name}.json`);
+    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : undefined;
+};
+const runInfo = (r: any) => `_${r.mode} run of ${r.date.slice(0, 16).replace("T", " ")} UTC, ${r.reps} repetitions${r.load ? `, load average ${f(r.load.start, 1)} at the start` : ""}; median (min–max)._`;
+
+function machine(results: any[]): string {
+    const latest = results.sort((a, b) => b.date.localeCompare(a.date))[0];
+    const label: Record<string, string> = { cpu: "nproc × CPU" };
+    return table(["", "version / size"], Object.entries<string>(latest.machine).map(([k, v]) => [label[k] ?? k, `\`${v}\``]));
+}
+
+function auth(r: any): string {
+    const rows = r.rows.map((x: any) => [
+        x.variant === "none" ? "no auth" : `bcrypt ${x.variant}${x.variant === DEFAULT_BCRYPT_COST ? " (default)" : ""}`,
+        s(x.pushS), s(x.pushRatio, 2, "x"), n(x.pushRequests), s(x.pullS), s(x.pullRatio, 2, "x"), n(x.pullRequests),
+        s(x.requestMs, 1), x.variant === "none" ? "–" : s(x.checkMs, 1),
+    ]);
+    const def = r.rows.find((x: any) => x.variant === DEFAULT_BCRYPT_COST);
+    const verdict = def
+        ? `Goal: auth at most ${AUTH_GOAL}x of no-auth at the default cost ${DEFAULT_BCRYPT_COST}: push ${f(def.pushRatio.median, 2)}x, pull ${f(def.pullRatio.median, 2)}x: `
+            + (def.pushRatio.median <= AUTH_GOAL && def.pullRatio.median <= AUTH_GOAL ? "**met**." : "**not met**.")
+        : `The default cost ${DEFAULT_BCRYPT_COST} was not measured in this run.`;
+    return [
+        `${r.layers}-layer image (\`${r.image}\`), skopeo push from an \`oci:\` layout, then pull to a fresh \`oci:\` dir; fresh registry storage for every push. ${runInfo(r)}`,
+        "",
+        table(["registry", "push s", "push vs no auth", "push requests", "pull s", "pull vs no auth", "pull requests", "GET /v2/ ms", "check ms (vs no auth)"], rows),
+        "",
+        verdict,
+    ].join("\n");
+}
+
+function throughput(r: any): string {
+    const label: Record<string, string> = { ours: "registry as configured (TLS + htpasswd)", plain: "same image, plain HTTP, no auth", cp: "`cp` + `sync` (same disk)" };
+    const rows = r.rows.map((x: any) => [label[x.variant], s(x.pushMBs, 0), s(x.pullMBs, 0), s(x.pushVsPlain, 2, "x"), s(x.pullVsPlain, 2, "x"), s(x.pushVsCp, 2, "x")]);
+    const ours = r.rows.find((x: any) => x.variant === "ours");
+    const ok = ours.pushVsPlain.median >= THROUGHPUT_GOAL && ours.pullVsPlain.median >= THROUGHPUT_GOAL;
+    return [
+        `One layer of ${f(r.bytes / 2 ** 20, 1)} MiB of random bytes; MB/s = 10^6 bytes per second as the client sees it. ${runInfo(r)}`,
+        "",
+        table(["path", "push (write) MB/s", "pull MB/s", "push vs plain", "pull vs plain", "write vs cp+sync"], rows),
+        "",
+        `Goal: at least ${THROUGHPUT_GOAL}x of the plain registry's throughput: push ${f(ours.pushVsPlain.median, 2)}x, pull ${f(ours.pullVsPlain.median, 2)}x: ${ok ? "**met**" : "**not met**"}.`,
+    ].join("\n");
+}
+
+function fanout(r: any): string {
+    const sizes = r.rows.filter((x: any) => !x.case.startsWith("alone"));
+    const rows = sizes.map((x: any) => [String(x.count), x.nodes.join(", "), s(x.trustWallS), s(x.floorWallS), s(x.vsFloor, 2, "x"),
+        x.sessionsPerNode.min === x.sessionsPerNode.max ? String(x.sessionsPerNode.min) : `${x.sessionsPerNode.min}–${x.sessionsPerNode.max}`,
+        String(x.secondUpSessions), x.restarts.length ? x.restarts.join(", ") : "none"]);
+    const runtimes = Object.keys(r.scripts.alone);
+    const perRuntime = runtimes.map((rt) => [rt, s(r.scripts.alone[rt], 0), s(r.scripts["4"][rt], 0), s(r.scripts["8"][rt], 0)]);
+    const alone = r.rows.filter((x: any) => x.case.startsWith("alone")).flatMap((x: any) => x.secondUpSessions);
+    return [
+        `NodeTrust commands of one \`up\` that adds the nodes, all started at once (as the engine runs independent resources); the floor is a bare \`ssh … true\` to the same nodes the same way. ${runInfo(r)}`,
+        "",
+        table(["nodes", "node:runtime", "trust wall s", "`ssh true` wall s", "trust vs floor", "SSH sessions per node", "sessions on an unchanged 2nd up", "daemon restarts"], rows),
+        "",
+        `Each node's script (one SSH session, from connect to exit), ms: alone (that node the only one in the stack; an unchanged 2nd up opened ${Math.max(...alone)} sessions there too), and within the 4- and 8-node fan-outs:`,
+        "",
+        table(["runtime", "alone", "in 4", "in 8"], perRuntime),
+    ].join("\n");
+}
+
+function program(r: any): string {
+    const rows = r.rows.map((x: any) => [String(x.count), String(x.resources), s(x.ms, 0), s(x.msPerNode, 2),
+        x.marginalMsPerNode === undefined ? "–" : f(x.marginalMsPerNode, 2)]);
+    return [
+        `\`index.ts\` under \`pulumi.runtime.setMocks\` (fake outputs), from \`require\` to the last resource registered. ${runInfo(r)}`,
+        "",
+        table(["nodes", "resources", "ms", "ms per node", "marginal ms per added node"], rows),
+        "",
+        `Growth from 100 to 500 nodes: time ∝ nodes^${f(r.exponent100to500, 2)} (1 is linear): ${r.exponent100to500 <= 1.1 ? "**no worse than linear**" : "**worse than linear**"}.`,
+    ].join("\n");
+}
+
+const sections: Record<string, (r: any) => string> = { auth, throughput, fanout, program };
+const results = Object.keys(sections).map(load).filter(Boolean);
+if (results.length === 0) throw new Error(`no results under ${path.relative(ROOT, DIR)}`);
+const blocks = new Map<string, string>([["machine", machine(results)]]);
+for (const r of results) blocks.set(r.bench, sections[r.bench](r));
+
+if (QUICK) {
+    for (const [name, text] of blocks) console.log(`\n## ${name}\n\n${text}`);
+} else {
+    let doc = fs.readFileSync(DOC, "utf8");
+    for (const [name, text] of blocks) {
+        const re = new RegExp(`(<!-- bench:${name} -->)[\\s\\S]*?(<!-- /bench:${name} -->)`);
+        if (!re.test(doc)) throw new Error(`${path.relative(ROOT, DOC)} has no <!-- bench:${name} --> section`);
+        doc = doc.replace(re, (_m, a, b) => `${a}\n${text}\n${b}`);
+    }
+    fs.writeFileSync(DOC, doc);
+    console.log(`updated ${path.relative(ROOT, DOC)}: ${[...blocks.keys()].join(", ")}`);
+}

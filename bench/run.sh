@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The benchmarks (docs/BENCHMARKS.md): builds the live environment, runs each bench against the program,
+# writes bench/results/*.json and regenerates the tables in docs/BENCHMARKS.md from them.
+#   npm run bench              full run (~14 min on 2 cores), results in bench/results/, docs regenerated
+#   npm run bench -- --quick   fewer repetitions and costs (~4.5 min), results in bench/results/quick/, docs untouched
+#   npm run bench -- --quick auth fanout   only the named benches (auth, throughput, fanout, program)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QUICK=()
+BENCHES=()
+for a in "$@"; do
+  case "$a" in
+    --quick) QUICK=(--quick) ;;
+    auth | throughput | fanout | program) BENCHES+=("$a") ;;
+    *) echo "usage: bench/run.sh [--quick] [auth|throughput|fanout|program ...]" >&2; exit 2 ;;
+  esac
+done
+[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(program auth throughput fanout)
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (the live environment: namespaces, its own dockerd)" >&2; exit 1; }
+
+export LIVE_DIR=${LIVE_DIR:-/tmp/pr-live}
+# One live environment per machine: the benches and the live suite take turns (and a bench run gets a quiet machine).
+exec 9>/tmp/private-registry-live.lock
+if ! flock -n 9; then
+  echo "bench: waiting for the live environment lock (a live suite or bench run holds it)"
+  flock 9
+fi
+started=$(date +%s)
+finish() {
+  bash test/live/env/down.sh >/dev/null || true
+  echo "bench: wall time $(($(date +%s) - started)) s"
+}
+bash test/live/env/install.sh
+trap finish EXIT
+bash test/live/env/up.sh
+bash bench/extra-nodes.sh
+
+for b in "${BENCHES[@]}"; do
+  echo "== bench $b"
+  node --import tsx "bench/$b.ts" "${QUICK[@]}"
+done
+node --import tsx bench/report.ts "${QUICK[@]}"
