@@ -32,8 +32,8 @@ finish() {
 }
 bash test/live/env/install.sh
 trap finish EXIT
-bash test/live/env/up.sh
-bash bench/extra-nodes.sh
+# four more plain nodes (f-i) for the 8-node fan-out
+LIVE_EXTRA_NODES=4 bash test/live/env/up.sh
 
 for b in "${BENCHES[@]}"; do
   echo "== bench $b"

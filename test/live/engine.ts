@@ -8,7 +8,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFile, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { isDeepStrictEqual, promisify } from "util";
 import { unwrap } from "../support/unwrap";
@@ -462,8 +461,4 @@ function sanArgs(inputs: Props): string[] {
 function certOutputs(pem: string): Props {
     const x = new crypto.X509Certificate(pem);
     return { certPem: pem, validityStartTime: new Date(x.validFrom).toISOString(), validityEndTime: new Date(x.validTo).toISOString() };
-}
-
-export function tmpDir(prefix: string): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

@@ -1,5 +1,4 @@
 // Helpers for the live suite: the environment env/up.sh built, node access, TLS/HTTP probes, skopeo.
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
@@ -115,10 +114,6 @@ export function clientFiles(dir: string, name: string, dockerConfigJson: string,
 
 export async function skopeo(args: string[], env: LiveEnv): Promise<{ stdout: string; stderr: string; code: number }> {
     return run("skopeo", args, { env: { ...process.env, DOCKER_HOST: env.dockerHost }, timeoutMs: 120_000 });
-}
-
-export function sha256(s: string | Buffer): string {
-    return crypto.createHash("sha256").update(s).digest("hex");
 }
 
 /** The PID a node's containerd runs as now. */

@@ -25,6 +25,12 @@ LAYER_COUNT=22
 NODES=("a 10.213.0.2 docker root" "b 10.213.0.3 containerd root" "c 10.213.0.4 crio prnode"
        "d 10.213.0.5 containerd root")
 UNREACHABLE=(e 10.213.0.6)        # namespace up, nothing listening: connection refused
+# More plain root nodes (f, g, ... at 10.213.0.7 and up; docker and crio in turn), for the fan-out benchmark.
+EXTRA_NODES=${LIVE_EXTRA_NODES:-0}
+[[ $EXTRA_NODES =~ ^[0-9]+$ ]] && ((EXTRA_NODES <= 20)) || { echo "up.sh: LIVE_EXTRA_NODES must be 0-20" >&2; exit 1; }
+for ((i = 0; i < EXTRA_NODES; i++)); do
+  NODES+=("$(printf "\\x$(printf %x $((102 + i)))") 10.213.0.$((7 + i)) $( ((i % 2)) && echo crio || echo docker) root")
+done
 PRNODE_UID=2213                   # node c's non-root user; exists only in node c's /etc
 
 D=$LIVE_DIR/docker
