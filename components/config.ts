@@ -111,16 +111,12 @@ const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export function isIp(value: string): boolean {
-    return isIpv4(value) || isIpv6(value);
+    return isIpv4(value) || net.isIPv6(value);
 }
 
 export function isIpv4(value: string): boolean {
     const parts = value.split(".");
     return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
-}
-
-function isIpv6(value: string): boolean {
-    return net.isIPv6(value);
 }
 
 export function isHostname(value: string): boolean {

@@ -223,7 +223,7 @@ export class LiveEngine {
         if (entry.opts.retainOnDelete) return;
         switch (entry.type) {
             case "docker:index/container:Container":
-                await must("docker", ["-H", this.providerHost(entry), "rm", "-f", entry.outputs.id]);
+                await must("docker", ["-H", entry.outputs.__dockerHost, "rm", "-f", entry.outputs.id]);
                 return;
             case "command:remote:Command":
                 if (entry.inputs.delete) await this.ssh(entry.name, entry.inputs, entry.inputs.delete);
@@ -231,10 +231,6 @@ export class LiveEngine {
             default:
                 return;
         }
-    }
-
-    private providerHost(entry: Entry): string {
-        return entry.outputs.__dockerHost;
     }
 
     // ---------------------------------------------------------------- tls and random, for real
