@@ -1,15 +1,15 @@
 // Turns bench/results/*.json into the tables of docs/BENCHMARKS.md (between its `<!-- bench:NAME -->` and
 // `<!-- /bench:NAME -->` markers; the prose around them is written by hand). With --quick it reads
-// bench/results/quick/ and only prints the tables.
+// bench/results/quick/ and only prints the tables. test/unit/benchmarks.test.ts checks that the
+// committed document holds exactly what this makes of the committed results.
 import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_BCRYPT_COST } from "../components/config";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ROOT = path.resolve(__dirname, "..");
-const QUICK = process.argv.includes("--quick");
-const DIR = path.join(ROOT, "bench", "results", QUICK ? "quick" : "");
-const DOC = path.join(ROOT, "docs", "BENCHMARKS.md");
+export const RESULTS_DIR = path.join(ROOT, "bench", "results");
+export const DOC = path.join(ROOT, "docs", "BENCHMARKS.md");
 const AUTH_GOAL = 1.3;
 const THROUGHPUT_GOAL = 0.8;
 
@@ -20,14 +20,14 @@ const s = (x: Stat | undefined, d = 2, unit = "") => x ? `${f(x.median, d)}${uni
 const n = (x: Stat) => x.min === x.max ? String(x.median) : `${x.median} (${x.min}–${x.max})`;
 const table = (head: string[], rows: string[][]) =>
     [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
-const load = (name: string): any => {
-    const file = path.join(DIR, `${name}.json`);
+const load = (dir: string, name: string): any => {
+    const file = path.join(dir, `${name}.json`);
     return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : undefined;
 };
 const runInfo = (r: any) => `_${r.mode} run of ${r.date.slice(0, 16).replace("T", " ")} UTC, ${r.reps} repetitions${r.load ? `, load average ${f(r.load.start, 1)} at the start` : ""}; median (min–max)._`;
 
 function machine(results: any[]): string {
-    const latest = results.sort((a, b) => b.date.localeCompare(a.date))[0];
+    const latest = [...results].sort((a, b) => b.date.localeCompare(a.date))[0];
     const label: Record<string, string> = { cpu: "nproc × CPU" };
     return table(["", "version / size"], Object.entries<string>(latest.machine).map(([k, v]) => [label[k] ?? k, `\`${v}\``]));
 }
@@ -98,20 +98,32 @@ function program(r: any): string {
 }
 
 const sections: Record<string, (r: any) => string> = { auth, throughput, fanout, program };
-const results = Object.keys(sections).map(load).filter(Boolean);
-if (results.length === 0) throw new Error(`no results under ${path.relative(ROOT, DIR)}`);
-const blocks = new Map<string, string>([["machine", machine(results)]]);
-for (const r of results) blocks.set(r.bench, sections[r.bench](r));
 
-if (QUICK) {
-    for (const [name, text] of blocks) console.log(`\n## ${name}\n\n${text}`);
-} else {
-    let doc = fs.readFileSync(DOC, "utf8");
+/** Section name → the text that belongs between its markers, from the results in `dir`. */
+export function reportBlocks(dir = RESULTS_DIR): Map<string, string> {
+    const results = Object.keys(sections).map((name) => load(dir, name)).filter(Boolean);
+    if (results.length === 0) throw new Error(`no results under ${path.relative(ROOT, dir)}`);
+    const blocks = new Map<string, string>([["machine", machine(results)]]);
+    for (const r of results) blocks.set(r.bench, sections[r.bench](r));
+    return blocks;
+}
+
+/** `doc` with each block put between its markers; a missing section is an error, not a silent skip. */
+export function withBlocks(doc: string, blocks: Map<string, string>): string {
     for (const [name, text] of blocks) {
         const re = new RegExp(`(<!-- bench:${name} -->)[\\s\\S]*?(<!-- /bench:${name} -->)`);
         if (!re.test(doc)) throw new Error(`${path.relative(ROOT, DOC)} has no <!-- bench:${name} --> section`);
         doc = doc.replace(re, (_m, a, b) => `${a}\n${text}\n${b}`);
     }
-    fs.writeFileSync(DOC, doc);
-    console.log(`updated ${path.relative(ROOT, DOC)}: ${[...blocks.keys()].join(", ")}`);
+    return doc;
+}
+
+if (require.main === module) {
+    if (process.argv.includes("--quick")) {
+        for (const [name, text] of reportBlocks(path.join(RESULTS_DIR, "quick"))) console.log(`\n## ${name}\n\n${text}`);
+    } else {
+        const blocks = reportBlocks();
+        fs.writeFileSync(DOC, withBlocks(fs.readFileSync(DOC, "utf8"), blocks));
+        console.log(`updated ${path.relative(ROOT, DOC)}: ${[...blocks.keys()].join(", ")}`);
+    }
 }
