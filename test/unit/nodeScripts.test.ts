@@ -6,7 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NODE_RUNTIMES, NodeRuntime, NodeScriptOptions, nodeCommand, nodeTrustScript } from "../../components/nodeScripts";
+import { NODE_RUNTIMES, NodeRuntime, NodeScriptOptions, nodeCommand, nodeTrustScript, shellQuote } from "../../components/nodeScripts";
 
 const REG = "docker.registry.com:5000";
 let CA = "";
@@ -247,4 +247,40 @@ describe("every variant passes bash -n and shellcheck", () => {
         assert.equal(out, "");
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
+});
+
+describe("the script files and the generated header", () => {
+    const dir = path.join(__dirname, "../../components/scripts");
+    const parts = ["node-trust.sh", "node-trust-steps.sh"].map((f) => path.join(dir, f));
+
+    test("shellQuote: bash reads back exactly the string, whatever it holds", () => {
+        const values = ["", "plain", "it's", "''", "'\\''", "$HOME $(id) `id` ${x:-y} !! *", "a\\b\\nc", "two\nlines\n", "tab\there", "ünï €", " lead and trail "];
+        const script = values.map((v, i) => `v${i}=${shellQuote(v)}; printf '%s\\0' "$v${i}"`).join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.stdout.split("\0").slice(0, -1), values);
+        assert.throws(() => shellQuote("a\0b"), /NUL/);
+    });
+
+    test("the script is the header, then the files as they are, in order", () => {
+        const s = nodeTrustScript(opts());
+        const bodies = parts.map((f) => fs.readFileSync(f, "utf8").replace(/^#![^\n]*\n/, ""));
+        const at = bodies.map((b) => s.indexOf(b));
+        assert.ok(at.every((i) => i > 0) && at[0] < at[1], "every file verbatim, in order");
+        assert.ok(s.endsWith(bodies[1]));
+        // the header holds values only: assignments, the CA and what create ensures
+        const header = s.slice(0, at[0]).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+        for (const l of header) assert.match(l, /^([A-Z_]+='[^']*'|ca_pem\(\) \{|create_items\(\) \{|\}| {2}\S.*|-----[A-Z ]+-----|[A-Za-z0-9+/=]+|PRIVATE_REGISTRY_CA_PEM)$/, l);
+    });
+
+    const hasShellcheck = spawnSync("sh", ["-c", "command -v shellcheck"]).status === 0;
+    const skip = hasShellcheck ? false : "shellcheck is not installed (apt-get install shellcheck)";
+    if (skip && process.env.CI === "true") test("shellcheck is installed for the script files", () => assert.fail(`${skip} (CI=true: failing instead of skipping)`));
+    test("shellcheck -s bash on components/scripts/*.sh themselves", { skip }, () => {
+        const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => path.join(dir, f));
+        assert.deepEqual(files.sort(), [...parts].sort(), "every .sh file is a part of the script");
+        const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", ...files], { encoding: "utf8" });
+        assert.equal(`${r.stdout}${r.stderr}`, "");
+        assert.equal(r.status, 0);
+    });
 });
