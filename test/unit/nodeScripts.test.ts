@@ -278,7 +278,7 @@ describe("the script files and the generated header", () => {
     if (skip && process.env.CI === "true") test("shellcheck is installed for the script files", () => assert.fail(`${skip} (CI=true: failing instead of skipping)`));
     test("shellcheck -s bash on components/scripts/*.sh themselves", { skip }, () => {
         const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => path.join(dir, f));
-        assert.deepEqual(files.sort(), [...parts].sort(), "every .sh file is a part of the script");
+        for (const f of parts) assert.ok(files.includes(f), `${f} is linted`);
         const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", ...files], { encoding: "utf8" });
         assert.equal(`${r.stdout}${r.stderr}`, "");
         assert.equal(r.status, 0);
