@@ -55,10 +55,15 @@ export class NodeTrust extends pulumi.ComponentResource {
             update: nodeCommand("create", node.user),
             delete: nodeCommand("delete", node.user),
             stdin: script,
-            // the registry address and the id name what the script writes: a change there removes the old
-            // trust (old script, delete mode) before adding the new. A new CA or runtime changes the script
-            // itself, so the steps re-run in place as an update (no delete-and-create, no double restart).
-            triggers: [args.registry, args.id],
+            // the provider would send the previous output with SSH setenv on every update and delete, which
+            // a stock sshd refuses (a warning each run); the script does not need it
+            addPreviousOutputInEnv: false,
+            // Only triggers replace. What names the written paths (registry address, id) and what names the
+            // target (host, port, user: a changed connection is otherwise an update, run on the new target
+            // only, leaving the old one configured) replace it: the old delete runs, with the old stored
+            // connection, before the new create. A new CA or runtime changes the script itself, so the steps
+            // re-run in place as an update (no delete-and-create, no double restart).
+            triggers: [args.registry, args.id, node.host, node.port, node.user],
         }, {
             parent: this,
             // create and delete write the same paths: the old delete must run before the new create

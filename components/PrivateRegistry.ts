@@ -70,7 +70,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             this.images = new ServiceImages(`${name}-images`, {
                 services: s.services, registry: this.address, pushAddress: pushAddress(s),
                 username: this.credentials.username, password: this.credentials.password, provider: this.server.provider,
-            }, { parent: this, dependsOn: [this.server.container] });
+            }, { parent: this, dependsOn: this.server.containers });
         }
         this.registerOutputs({});
     }

@@ -68,7 +68,10 @@ export function registryEnv(minTlsVersion: TlsVersion, logLevel: string): string
  */
 export class RegistryServer extends pulumi.ComponentResource {
     public readonly provider: docker.Provider;
+    /** The container on the first bind address (named `containerName`). */
     public readonly container: docker.Container;
+    /** One per bind address, in their order. */
+    public readonly containers: docker.Container[];
     public readonly containerName: pulumi.Output<string>;
     public readonly imageId: pulumi.Output<string>;
     public readonly volumeName: pulumi.Output<string | undefined>;
@@ -88,13 +91,17 @@ export class RegistryServer extends pulumi.ComponentResource {
         // a shared secret for the registry's upload state; unset, each start would pick a random one
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 32, special: false }, { parent: this });
 
-        this.container = new docker.Container(`${name}-container`, {
-            name: args.containerName,
+        // One container per bind address, each publishing one binding: the provider compares `ports` as an
+        // ordered list, and dockerd reads several bindings of one port back in reverse, so a single
+        // container with two bindings would be replaced on every up. They share the volume, the
+        // certificate, the htpasswd and the HTTP secret, as replicas of one registry do.
+        this.containers = args.bindAddresses.map((ip, i) => new docker.Container(i === 0 ? `${name}-container` : `${name}-container-${ip}`, {
+            name: i === 0 ? args.containerName : `${args.containerName}-${ip.replace(/[.:]/g, "-")}`,
             image: image.imageId,
             restart: "always",
             networkMode: "bridge",
             envs: pulumi.secret(httpSecret.result.apply((s) => [...registryEnv(args.minTlsVersion, args.logLevel), `REGISTRY_HTTP_SECRET=${s}`])),
-            ports: args.bindAddresses.map((ip) => ({ internal: LISTEN_PORT, external: args.port, ip, protocol: "tcp" })),
+            ports: [{ internal: LISTEN_PORT, external: args.port, ip, protocol: "tcp" }],
             volumes: [volume
                 ? { volumeName: volume.name, containerPath: DATA }
                 : { hostPath: args.dataHostPath, containerPath: DATA }],
@@ -114,7 +121,8 @@ export class RegistryServer extends pulumi.ComponentResource {
             // docker ignores a changed health check on an existing container
             replaceOnChanges: ["healthcheck"],
             additionalSecretOutputs: ["envs", "uploads"],
-        });
+        }));
+        this.container = this.containers[0];
         this.containerName = this.container.name;
         this.imageId = image.imageId;
         this.volumeName = volume ? volume.name : pulumi.output(undefined);

@@ -29,8 +29,13 @@ export class ServiceImages extends pulumi.ComponentResource {
     constructor(name: string, args: ServiceImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:ServiceImages", name, {}, opts);
         const refs: Record<string, pulumi.Output<string>> = {};
+        const names = new Set(args.services.map((s) => s.name));
         for (const svc of args.services) {
-            const image = new docker.Image(`${name}-${svc.name.replace(/\//g, "-")}`, {
+            // The service name as it is: `a/b` and `a-b` are two images. Earlier versions named `a/b`
+            // `a-b`; the alias keeps such a stack's image where no `a-b` service claims that name.
+            const legacy = svc.name.replace(/\//g, "-");
+            const aliases = legacy !== svc.name && !names.has(legacy) ? [{ name: `${name}-${legacy}` }] : [];
+            const image = new docker.Image(`${name}-${svc.name}`, {
                 imageName: `${args.pushAddress}/${svc.name}:${svc.tag}`,
                 build: {
                     context: svc.context,
@@ -40,7 +45,7 @@ export class ServiceImages extends pulumi.ComponentResource {
                     args: svc.args,
                 },
                 registry: { server: args.pushAddress, username: args.username, password: pulumi.secret(args.password) },
-            }, { parent: this, provider: args.provider, dependsOn: opts?.dependsOn });
+            }, { parent: this, provider: args.provider, dependsOn: opts?.dependsOn, aliases });
             // the same manifest, named by the address every other client uses
             refs[svc.name] = image.repoDigest.apply((d) => `${args.registry}/${svc.name}@${d.split("@")[1]}`);
         }

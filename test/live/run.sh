@@ -23,6 +23,11 @@ flock 9
 if [ -n "${LIVE_STACK_FILE:-}" ]; then stacks=("$LIVE_STACK_FILE"); else stacks=("$HERE/Pulumi.live.yaml" "$HERE/Pulumi.live-alt.yaml"); fi
 started=$(date +%s)
 bash "$HERE/env/install.sh"
+# The real engine: the pulumi CLI, its Node.js language host and the provider plugins (built once, cached)
+engine_out=$(bash "$HERE/../engine/build.sh") || { echo "live suite: FAILED: test/engine/build.sh could not provide the Pulumi engine" >&2; exit 1; }
+export PULUMI_ENGINE_DIR=${engine_out##*$'\n'}
+# one spare node (f) for the suite's host-change check
+export LIVE_EXTRA_NODES=1
 trap 'bash "$HERE/env/down.sh" || true; echo "live suite: wall time $(( $(date +%s) - started )) s"' EXIT
 
 files=(test/live/*.live.test.ts)
@@ -33,6 +38,6 @@ for stack in "${stacks[@]}"; do
   # dockerd sees), so the host's own /etc/hosts is never edited.
   LIVE_STACK_FILE=$stack unshare --mount --propagation private -- sh -c 'mount --bind "$LIVE_DIR/hosts" /etc/hosts && exec "$@"' live \
     node --import tsx --test --test-concurrency=1 "${files[@]}"
-  # the node-script checks do not depend on the stack: once is enough
+  # the checks that do not depend on the stack file run once
   files=(test/live/registry.live.test.ts)
 done

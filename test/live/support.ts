@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
 import * as tls from "tls";
-import { run } from "./engine";
+import { run } from "./cli";
 
 export interface LiveNode {
     name: string;
@@ -139,4 +139,43 @@ export async function criPull(socket: string, image: string, username: string, p
     } finally {
         client.close();
     }
+}
+
+/**
+ * Samples the argv of every process on the machine every few milliseconds until stopped; returns each
+ * distinct command line seen (the `ps` view of a run).
+ */
+export function sampleArgv(everyMs = 20): { stop: () => string[] } {
+    const seen = new Set<string>();
+    const tick = () => {
+        for (const pid of fs.readdirSync("/proc")) {
+            if (!/^\d+$/.test(pid)) continue;
+            try {
+                const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+                if (argv) seen.add(argv.replace(/\0/g, " ").trim());
+            } catch { /* gone meanwhile */ }
+        }
+    };
+    tick();
+    const timer = setInterval(tick, everyMs);
+    return { stop: () => { clearInterval(timer); tick(); return [...seen]; } };
+}
+
+/** Each secret with its base64 forms (plain, and of each line), for scans of state, exports and argv. */
+export function secretForms(secrets: Record<string, string>): Map<string, string> {
+    const forms = new Map<string, string>();
+    for (const [name, value] of Object.entries(secrets)) {
+        if (!value) continue;
+        forms.set(name, value);
+        forms.set(`${name} (base64)`, Buffer.from(value).toString("base64"));
+        // a key's body lines are as telling as the whole PEM
+        const body = value.split("\n").find((l) => l.length >= 40 && !l.startsWith("-----"));
+        if (body) forms.set(`${name} (a line)`, body);
+    }
+    return forms;
+}
+
+/** Names of the secrets (or their forms) that occur in a text. */
+export function leaks(text: string, forms: Map<string, string>): string[] {
+    return [...forms].filter(([, v]) => text.includes(v)).map(([k]) => k);
 }

@@ -1,0 +1,94 @@
+// Live section: `pulumi up` killed with SIGKILL at two points, the pending operations it leaves cleared
+// the way Pulumi documents (`pulumi refresh --import-pending-creates` for what was created but not
+// recorded, `--clear-pending-creates` for the rest), then `up` again: it converges, byte-equal to nodes
+// configured without interruption.
+import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import { it } from "node:test";
+import { changed, run } from "./cli";
+import { containerId, env, live, log, sshSessions, stack, state, upOk } from "./context";
+import { diffSnapshots, httpsGet, snapshot } from "./support";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const NOT_OURS = [/java\/cacerts$/];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `pulumi up` and SIGKILLs the CLI as soon as `when` holds; returns how long it ran. */
+async function upKilledWhen(when: () => boolean | Promise<boolean>): Promise<number> {
+    const { child, done } = stack.start(["up", "--yes", "--skip-preview", "--suppress-progress"]);
+    const t0 = Date.now();
+    for (;;) {
+        if (child.exitCode !== null) assert.fail(`up ended (${child.exitCode}) before the kill point`);
+        if (await when()) break;
+        if (Date.now() - t0 > 180_000) assert.fail("the kill point never came");
+        await sleep(20);
+    }
+    child.kill("SIGKILL");
+    await done;
+    return Date.now() - t0;
+}
+
+/** Pending operations in the state, and the documented way out of them. */
+async function clearPending(): Promise<string[]> {
+    // the plugins the killed CLI started finish or exit on their own; give them a moment
+    await sleep(3000);
+    const dep = JSON.parse((await stack.must(["stack", "export"])).stdout).deployment;
+    const pending: any[] = dep.pending_operations ?? [];
+    const creates = pending.filter((p) => p.type === "creating");
+    const args: string[] = [];
+    for (const p of creates) {
+        if (p.resource.type === "docker:index/container:Container") {
+            const id = await containerId();
+            if (id) args.push("--import-pending-creates", p.resource.urn, "--import-pending-creates", id);
+        }
+    }
+    const kinds = pending.map((p) => `${p.type} ${p.resource.urn.slice(p.resource.urn.lastIndexOf("::") + 2)}`);
+    if (pending.length) {
+        const r = await stack.refresh([...args, ...(args.length ? [] : ["--clear-pending-creates"])]);
+        assert.equal(r.code, 0, `refresh clearing pending operations: ${r.stderr.slice(-2000)}`);
+        if (args.length && creates.length * 2 > args.length) {
+            const c = await stack.refresh(["--clear-pending-creates"]);
+            assert.equal(c.code, 0, c.stderr.slice(-2000));
+        }
+    }
+    return kinds;
+}
+
+async function converged(afterFirst: Map<string, Map<string, string>>): Promise<void> {
+    const o = await upOk();
+    log(`converging up: ${changed(o).join(", ")}`);
+    for (const n of env.nodes) {
+        assert.deepEqual(diffSnapshots(afterFirst.get(n.name)!, await snapshot(env, n.name), NOT_OURS), [], `node ${n.name}`);
+    }
+    const r = await httpsGet({ host: env.hostAddress, port: live.port, servername: live.hostname, ca: state.caPem, auth: `${live.user}:${state.password}` });
+    assert.equal(r.status, 200);
+    const p = await stack.preview(["--expect-no-changes"]);
+    assert.equal(p.code, 0, changed(p).join(", "));
+}
+
+const TARGETS = ["**registry-server-container", "**-trust"];
+
+export function interrupted(afterFirst: () => Map<string, Map<string, string>>): void {
+    it("interrupted: SIGKILL during the container create, pending ops cleared, up converges", async () => {
+        const d = await stack.destroy(TARGETS.flatMap((t) => ["--target", t]));
+        assert.equal(d.code, 0, d.stderr.slice(-2000));
+        assert.equal(await containerId(), "");
+        const ms = await upKilledWhen(async () => (await containerId()) !== "");
+        const pending = await clearPending();
+        log(`killed ${ms} ms into up, at the container create; pending: ${pending.join(", ") || "none"}`);
+        await converged(afterFirst());
+    });
+
+    it("interrupted: SIGKILL during the node commands, pending ops cleared, up converges", async () => {
+        const d = await stack.destroy(["--target", "**-trust"]);
+        assert.equal(d.code, 0, d.stderr.slice(-2000));
+        const before = sshSessions();
+        const ms = await upKilledWhen(() => Object.entries(sshSessions()).some(([n, c]) => c > before[n]));
+        const pending = await clearPending();
+        log(`killed ${ms} ms into up, during the node commands; pending: ${pending.join(", ") || "none"}`);
+        assert.ok(fs.existsSync(stack.configFile));
+        await converged(afterFirst());
+        const ps = await run("docker", ["-H", env.dockerHost, "ps", "-q", "--filter", `name=${live.config.containerName}`]);
+        assert.equal(ps.stdout.trim().split("\n").filter(Boolean).length, 1);
+    });
+}

@@ -1,0 +1,56 @@
+// The README's run command, run literally (extracted from README.md) in a clean copy of the repository,
+// on the dev stack, against a dockerd on the default socket: what a new user does first.
+import * as assert from "node:assert/strict";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { describe, it } from "node:test";
+import { engineDir, run } from "./cli";
+import { httpsGet, loadEnv } from "./support";
+
+const ROOT = path.resolve(__dirname, "../..");
+const env = loadEnv();
+
+/** The shell command in the code block that follows "**Run it**" in README.md. */
+export function readmeRunCommand(readme: string): string {
+    const m = /\*\*Run it\*\*[^\n]*\n+```sh\n([\s\S]*?)```/.exec(readme);
+    assert.ok(m, "README.md has a **Run it** block");
+    return m[1].trim();
+}
+
+describe("live: the README's run command", () => {
+    it("works literally on the dev stack against the default docker socket", async () => {
+        const cmd = readmeRunCommand(fs.readFileSync(path.join(ROOT, "README.md"), "utf8"));
+        const work = fs.mkdtempSync(path.join(env.liveDir, "readme-"));
+        const clone = path.join(work, "clone");
+        execFileSync("git", ["clone", "-q", ROOT, clone]);
+        // what is not committed yet is what is tested
+        for (const f of execFileSync("git", ["ls-files", "-mo", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean)) {
+            fs.mkdirSync(path.dirname(path.join(clone, f)), { recursive: true });
+            if (fs.existsSync(path.join(ROOT, f))) fs.cpSync(path.join(ROOT, f), path.join(clone, f));
+        }
+        // a user's machine: the CLI and the language host on PATH, the plugins installed, an empty home
+        const home = path.join(work, "home");
+        fs.mkdirSync(path.join(home, ".pulumi"), { recursive: true });
+        fs.symlinkSync(path.join(engineDir(), "home", "plugins"), path.join(home, ".pulumi", "plugins"));
+        // the default image name, loaded from the locally built one (nothing can be pulled here)
+        assert.equal((await run("docker", ["-H", env.dockerHost, "tag", env.registryImage, "registry:2.8.3"])).code, 0);
+        const userEnv: NodeJS.ProcessEnv = {
+            PATH: `${path.join(engineDir(), "bin")}:${process.env.PATH}`, HOME: home, PULUMI_SKIP_UPDATE_CHECK: "1",
+            npm_config_cache: process.env.npm_config_cache ?? path.join(work, "npm-cache"), CI: "true",
+        };
+        // /var/run/docker.sock is the suite's dockerd, in this command's own mount namespace
+        const wrap = 'mount -t tmpfs tmpfs /run && touch /run/docker.sock && mount --bind "$1" /run/docker.sock && cd "$2" && shift 2 && exec "$@"';
+        const inClone = (args: string[], extra: NodeJS.ProcessEnv = {}) => run("unshare", ["--mount", "--propagation", "private", "sh", "-c", wrap,
+            "sh", env.dockerHost.replace("unix://", ""), clone, ...args], { env: { ...userEnv, ...extra }, timeoutMs: 15 * 60_000 });
+        const t = Date.now();
+        const r = await inClone(["bash", "-euo", "pipefail", "-c", cmd]);
+        console.log(`# README run command: ${Date.now() - t} ms`);
+        assert.equal(r.code, 0, `${cmd}\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-3000)}`);
+        const pass = { PULUMI_CONFIG_PASSPHRASE: "change-me" };
+        const ca = JSON.parse((await inClone(["pulumi", "stack", "output", "caCertificatePem", "--json"], pass)).stdout);
+        assert.equal((await httpsGet({ host: "127.0.0.1", port: 5000, servername: "127.0.0.1", ca })).status, 401);
+        const d = await inClone(["pulumi", "destroy", "--yes", "--non-interactive"], pass);
+        assert.equal(d.code, 0, d.stderr);
+    });
+});

@@ -1,0 +1,87 @@
+// A stack file as the live suite runs it: the file's own settings, plus what only the suite knows
+// (its nodes, its dockerd, its locally built registry image and the host address the nodes reach).
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { isIpv4 } from "../../components/config";
+import { LiveEnv } from "./support";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const ROOT = path.resolve(__dirname, "../..");
+const PREFIX = "private-registry:";
+
+export interface StackFile {
+    /** Plain settings, keys without the project prefix. */
+    plain: Record<string, any>;
+    /** Settings the file gives as `secure:` values, which the suite cannot decrypt, by key. */
+    secureKeys: string[];
+}
+
+export function readStackFile(file: string): StackFile {
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
+    const plain: Record<string, any> = {};
+    const secureKeys: string[] = [];
+    for (const [k, v] of Object.entries(doc?.config ?? {})) {
+        if (!k.startsWith(PREFIX)) continue;
+        const key = k.slice(PREFIX.length);
+        if (v && typeof v === "object" && "secure" in (v as object)) secureKeys.push(key);
+        else plain[key] = v;
+    }
+    return { plain, secureKeys };
+}
+
+const asList = (v: unknown): string[] =>
+    v === undefined ? [] : Array.isArray(v) ? v.map(String) : String(v).split(",").map((s) => s.trim()).filter(Boolean);
+
+export interface LiveStack {
+    /** Plain config, project keys without the prefix. */
+    config: Record<string, any>;
+    /** Secret config by path (`password`, `kubernetes.kubeconfig`): set with `pulumi config set --secret`. */
+    secrets: Record<string, string>;
+    hostname: string;
+    port: number;
+    registry: string;
+    user: string;
+    minTls: string;
+    /** Whether the nodes get an /etc/hosts line (a DNS hostname). */
+    hostsLines: boolean;
+}
+
+/**
+ * The stack the suite deploys from a stack file. The suite's dockerd, image and nodes are always its
+ * own; the registry is published on the host address the nodes reach and on loopback (which the
+ * image builder pushes to) instead of what the file binds; where the file sets no data location
+ * the suite names the volume, so that its checks find it.
+ */
+export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: string[]; nodes?: string[] } = {}): LiveStack {
+    const { plain } = readStackFile(file);
+    const cfg: Record<string, any> = { ...plain };
+    const hostname: string = cfg.hostname ?? "127.0.0.1";
+    const port = Number(cfg.port ?? 5000);
+    const secrets: Record<string, string> = {};
+    if (typeof cfg.password === "string") {
+        secrets.password = cfg.password;
+        delete cfg.password;
+    }
+    cfg.bindAddress = opts.bindAddresses ?? [env.hostAddress, "127.0.0.1"];
+    if (!isIpv4(hostname)) cfg.ipAddresses = [...new Set([...asList(cfg.ipAddresses), env.hostAddress])];
+    cfg.dockerHost = env.dockerHost;
+    cfg.image = env.registryImage;
+    if (cfg.dataHostPath === undefined) cfg.dataVolume = cfg.dataVolume ?? "live-registry-data";
+    cfg.containerName = cfg.containerName ?? "live-registry";
+    cfg.services = (cfg.services ?? []).map((s: any) => ({ ...s, context: path.resolve(ROOT, s.context) }));
+    const hostsLines = !isIpv4(hostname);
+    const wanted = opts.nodes ?? ["a", "b", "c", "d"];
+    cfg.nodes = env.nodes.filter((n) => wanted.includes(n.name)).map((n) => ({
+        name: n.name, host: n.host, port: n.port, user: n.user, runtime: n.runtime, privateKeyPath: env.sshKeyPath, hostKey: n.hostKey,
+        ...(hostsLines ? { hostsAddress: env.hostAddress } : {}),
+        ...(n.containerdRestartCommand ? { containerdRestartCommand: n.containerdRestartCommand } : {}),
+        // one node also gets the system store, to prove that opt-in; the others trust through the scoped files alone
+        ...(n.name === "d" ? { systemTrust: true } : {}),
+        perDialTimeout: 5, dialErrorLimit: 2,
+    }));
+    return {
+        config: cfg, secrets, hostname, port, registry: `${hostname}:${port}`, user: cfg.username ?? "admin",
+        minTls: cfg.tls?.minVersion ?? "tls1.2", hostsLines,
+    };
+}
