@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { parseSettings, rawConfig, stackId } from "./components/config";
+import { readSettings, stackId } from "./components/config";
 import { PrivateRegistry } from "./components/PrivateRegistry";
 
 const stack = pulumi.getStack();
-const settings = parseSettings(rawConfig(pulumi.runtime.allConfig()), stack);
+const settings = readSettings(stack);
 const registry = new PrivateRegistry("registry", { settings, id: stackId(stack) });
 
 /** `host:port` for docker/skopeo/containerd. */

@@ -1,0 +1,127 @@
+// Every configuration key, described once. The checks (components/config.ts), the README's
+// configuration table and the `config:` block of Pulumi.yaml (components/configDocs.ts) all come from
+// here: a new key is one entry below, plus whatever the components do with it.
+import * as net from "net";
+import type { Check, Keys } from "./configSpec";
+import { NODE_RUNTIMES } from "./nodeScripts";
+
+export function isIpv4(value: string): boolean {
+    const parts = value.split(".");
+    return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+}
+export function isIp(value: string): boolean {
+    return isIpv4(value) || net.isIPv6(value);
+}
+export function isHostname(value: string): boolean {
+    return value.length <= 253 && value.split(".").every((l) => /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i.test(l)) && !/^[0-9.]+$/.test(value);
+}
+
+export const DEFAULT_BCRYPT_COST = 4;
+export const TLS_VERSIONS = ["tls1.2", "tls1.3"] as const;
+export const PEM_CERT = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
+export const PEM_KEY = /^-----BEGIN ((RSA|EC|OPENSSH) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END ((RSA|EC|OPENSSH) )?PRIVATE KEY-----\s*$/;
+const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REF = new RegExp(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`);
+const SERVICE_NAME = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+/** Docker's rule for container and volume names. */
+export const DOCKER_NAME: Check<string> = [(v) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v), "must start with a letter or digit and contain only letters, digits, '_', '.', '-'"];
+export const NODE_NAME: Check<string> = [(v) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v), "must be lowercase letters, digits and '-'"];
+const oneLine = (v: string) => !/[\n\0]/.test(v);
+const isHostPort = (v: string) => {
+    const m = /^(.+):([0-9]{1,5})$/.exec(v);
+    return !!m && (isHostname(m[1]) || isIpv4(m[1])) && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+};
+const command = (def: string, doc: string) => ({ kind: "string", default: def, check: [oneLine, "must be a single-line shell command"], doc } as const);
+const pem = (doc: string) => ({ kind: "string", type: "PEM", defaultDoc: "—", doc } as const);
+const hours = (def: number, min: number, doc: string) => ({ kind: "integer", default: def, min, max: 876000, doc } as const);
+
+export const SCHEMA = {
+    hostname: { kind: "string", default: "127.0.0.1", type: "DNS name or IPv4", got: true, doc: "the name clients use; leaf CN and first SAN",
+        check: [(v) => isHostname(v) || isIpv4(v), "must be a DNS name (letters, digits, '-', dot-separated labels) or an IPv4 address"] },
+    dnsNames: { kind: "list", item: [isHostname, "a DNS name"], default: [], type: "list of DNS names", defaultDoc: "`[]` (dev: `[localhost]`)", doc: "more SANs" },
+    ipAddresses: { kind: "list", item: [isIp, "an IP address"], default: [], type: "list of IPs", doc: "more SANs" },
+    port: { kind: "integer", default: 5000, min: 1, max: 65535, doc: "published port" },
+    bindAddress: { kind: "list", item: [isIp, "an IP address"], default: ["127.0.0.1"], empty: "must name at least one IP address", type: "IP or list of IPs",
+        doc: "where the port is published on the docker host" },
+    dockerHost: { kind: "string", default: "unix:///var/run/docker.sock", type: "`unix:///…`, `tcp://…`, `ssh://user@host`", got: true,
+        check: [(v) => /^(unix:\/\/\/.+|tcp:\/\/[^\s/]+|ssh:\/\/[^\s/@]+@[^\s/]+|npipe:\/\/.+)$/.test(v), "must be unix:///path, tcp://host:port or ssh://user@host[:port]"],
+        doc: "engine that runs the registry and builds the images" },
+    dockerSshOpts: { kind: "list", item: [oneLine, "a single-line ssh argument"], default: [], type: "list of ssh arguments",
+        doc: "for an `ssh://` docker host (the provider runs the local `ssh`)" },
+    image: { kind: "string", default: "registry:2.8.3", type: "image reference", got: true, check: [(v) => IMAGE_REF.test(v), "must be an image reference such as registry:2.8.3"],
+        doc: "registry image (pinned)" },
+    containerName: { kind: "string", derived: true, type: "name", defaultDoc: "`registry-<stack>`", check: DOCKER_NAME, got: true, doc: "the registry container" },
+    dataVolume: { kind: "string", type: "volume name", defaultDoc: "`<containerName>-data`", doc: "named volume for the data; kept on `destroy`" },
+    dataHostPath: { kind: "string", type: "absolute path", defaultDoc: "—", got: true, check: [(v) => v.startsWith("/"), "must be an absolute path"],
+        doc: "host path instead of a volume (not with `dataVolume`)" },
+    pushAddress: { kind: "string", type: "`host:port`", defaultDoc: "see ServiceImages", got: true, check: [isHostPort, "must be host:port, e.g. 127.0.0.1:5000"],
+        doc: "where the image builder pushes" },
+    username: { kind: "string", default: "admin", type: "1–64 chars, no `:`", got: true,
+        check: [(v) => /^[^\s:]{1,64}$/.test(v), "must be 1-64 characters with no ':' and no whitespace"], doc: "the registry login" },
+    password: { kind: "string", secret: true, type: "8–72 bytes", defaultDoc: "generated", doc: "the registry login's password",
+        // bcrypt reads at most 72 bytes
+        check: [(v) => v.length >= 8 && Buffer.byteLength(v) <= 72 && !/[\r\n]/.test(v), "must be 8 to 72 bytes on one line (or leave it unset to generate one)"] },
+    passwordLength: { kind: "integer", default: 32, min: 16, max: 72, doc: "length of a generated password" },
+    bcryptCost: { kind: "integer", default: DEFAULT_BCRYPT_COST, min: 4, max: 31, doc: "htpasswd bcrypt cost, see [bcrypt cost](#bcrypt-cost)" },
+    logLevel: { kind: "enum", values: ["error", "warn", "info", "debug"], default: "info", doc: "registry log level" },
+    tls: { kind: "object", defaultDoc: "—", doc: "the certificates", keys: {
+        keyAlgorithm: { kind: "enum", values: ["RSA", "ECDSA"], default: "RSA", doc: "CA and leaf keys" },
+        rsaBits: { kind: "integer", default: 2048, min: 2048, max: 4096, type: "2048, 3072, 4096", doc: "RSA key size",
+            check: [(v) => [2048, 3072, 4096].includes(v), "must be 2048, 3072 or 4096"], got: true },
+        ecdsaCurve: { kind: "enum", values: ["P256", "P384"], default: "P256", doc: "ECDSA curve" },
+        validityHours: hours(8760, 1, "leaf lifetime in hours"),
+        earlyRenewalHours: hours(720, 0, "an `up` this close to the leaf's expiry (hours, < validity) renews it"),
+        caValidityHours: hours(87600, 1, "CA lifetime in hours (≥ validity)"),
+        minVersion: { kind: "enum", values: TLS_VERSIONS, default: "tls1.2", doc: "minimum TLS version the registry accepts" },
+        rotation: { kind: "integer", default: 0, min: 0, max: 1_000_000, doc: "bump to force a new leaf now" },
+        certificatePem: pem("bring your own leaf (all three PEMs or none)"),
+        privateKeyPem: { ...pem("the leaf's key, when you bring your own"), secret: true },
+        caCertificatePem: pem("the CA that signed your own leaf"),
+    } },
+    nodes: { kind: "objects", item: "must be an object with host, privateKey and runtime", defaultDoc: "`[]`", doc: "nodes to make trust the registry", keys: {
+        name: { kind: "string", derived: true, type: "`[a-z0-9-]`", defaultDoc: "from host", check: NODE_NAME, got: true, doc: "resource name" },
+        host: { kind: "string", type: "DNS name or IP", required: "is required (the node's SSH address)", got: true,
+            check: [(v) => isHostname(v) || isIp(v), "must be a DNS name or an IP address"], doc: "SSH address" },
+        port: { kind: "integer", default: 22, min: 1, max: 65535, doc: "SSH port" },
+        user: { kind: "string", default: "root", type: "Unix user", got: true, check: [(v) => /^[a-z_][a-z0-9_-]{0,31}$/.test(v), "must be a Unix user name"],
+            doc: "non-root runs through `sudo -n`" },
+        // required unless privateKeyPath gives it: components/config.ts reads the file and says so
+        privateKey: { kind: "string", secret: true, derived: true, type: "PEM", defaultDoc: "required (or privateKeyPath)", doc: "SSH key" },
+        privateKeyPath: { kind: "string", type: "path", defaultDoc: "—", doc: "SSH key file instead of `privateKey` (`~/` allowed)" },
+        runtime: { kind: "enum", values: NODE_RUNTIMES, default: "none", required: `is required: one of ${NODE_RUNTIMES.join(", ")}`, doc: "what to configure" },
+        hostsAddress: { kind: "string", type: "IP", defaultDoc: "—", got: true, check: [isIp, "must be an IP address"], doc: "opt-in `/etc/hosts` line `<ip> <hostname>`" },
+        systemTrust: { kind: "boolean", default: false, doc: "opt-in system CA store" },
+        insecureRegistry: { kind: "boolean", default: false, doc: "opt-in `insecure-registries` (docker only; not needed with the CA)" },
+        hostKey: { kind: "string", type: "`ssh-ed25519 AAAA…`", defaultDoc: "—", trim: true, doc: "pins the node's host key (unchecked without)",
+            check: [(v) => /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(v), "must be a public host key line such as 'ssh-ed25519 AAAA...'"] },
+        containerdConfigFile: { kind: "string", default: "/etc/containerd/config.toml", type: "absolute path", got: true, doc: "containerd's config",
+            check: [(v) => /^\/[\w./-]+$/.test(v), "must be an absolute path"] },
+        containerdRestartCommand: command("systemctl restart containerd", "run only when `config_path` had to be enabled"),
+        dockerRestartCommand: command("systemctl restart docker", "run only for the insecure opt-in"),
+        dialErrorLimit: { kind: "integer", default: 3, min: 1, max: 100, doc: "SSH dial attempts before the node fails" },
+        perDialTimeout: { kind: "integer", default: 10, min: 1, max: 600, doc: "seconds per SSH dial attempt" },
+    } },
+    kubernetes: { kind: "object", optional: true, defaultDoc: "— (off)", doc: "switches Kubernetes on: needs `kubeconfig` or `context`", keys: {
+        kubeconfig: { kind: "string", secret: true, type: "path or content", defaultDoc: "—", doc: "the cluster's kubeconfig" },
+        context: { kind: "string", type: "name", defaultDoc: "—", doc: "a context of the ambient kubeconfig" },
+        namespaces: { kind: "list", item: [(s) => K8S_NAME.test(s) && s.length <= 63, "a namespace name (lowercase letters, digits, '-')"], default: ["default"],
+            type: "list of namespaces", doc: "where the pull secret goes" },
+        secretName: { kind: "string", default: "regcred", type: "Kubernetes name", got: true, doc: "the pull secret's name",
+            check: [(v) => K8S_NAME.test(v) && v.length <= 253, "must be a Kubernetes name: lowercase letters, digits and '-'"] },
+        patchDefaultServiceAccount: { kind: "boolean", default: false, doc: "add the secret to each namespace's `default` ServiceAccount" },
+        publishHostingConfigMap: { kind: "boolean", default: false, doc: "`local-registry-hosting` in `kube-public`" },
+        createNamespaces: { kind: "boolean", default: false, doc: "create the namespaces that do not exist yet (and delete them on destroy)" },
+    } },
+    services: { kind: "objects", item: "must be an object with name and context", defaultDoc: "`[]`", doc: "images to build and push", keys: {
+        name: { kind: "string", default: "", type: "repository name", defaultDoc: "required", got: true,
+            check: [(v) => SERVICE_NAME.test(v), "must be a repository path: lowercase letters and digits, '.', '_', '-' separators, '/' between components"], doc: "image name" },
+        context: { kind: "string", type: "folder", required: "is required (the build context folder)", doc: "build context" },
+        dockerfile: { kind: "string", type: "path in context", defaultDoc: "`Dockerfile`", doc: "the Dockerfile" },
+        tag: { kind: "string", default: "latest", type: "tag", got: true,
+            check: [(v) => /^[\w][\w.-]{0,127}$/.test(v), "must be a tag: letters, digits, '_', '.', '-', at most 128"], doc: "image tag" },
+        platform: { kind: "string", default: "linux/amd64", type: "`os/arch`", got: true,
+            check: [(v) => /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(v), "must look like linux/amd64"], doc: "pinned so laptops and CI build the same" },
+        args: { kind: "map", defaultDoc: "`{}`", doc: "build args" },
+    } },
+} as const satisfies Keys;
