@@ -32,7 +32,7 @@ const isHostPort = (v: string) => {
     const m = /^(.+):([0-9]{1,5})$/.exec(v);
     return !!m && (isHostname(m[1]) || isIpv4(m[1])) && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
 };
-const command = (def: string, doc: string) => ({ kind: "string", default: def, check: [oneLine, "must be a single-line shell command"], doc } as const);
+const command = (def: string, doc: string) => ({ kind: "string", default: def, type: "command", check: [oneLine, "must be a single-line shell command"], doc } as const);
 const pem = (doc: string) => ({ kind: "string", type: "PEM", defaultDoc: "—", doc } as const);
 const hours = (def: number, min: number, doc: string) => ({ kind: "integer", default: def, min, max: 876000, doc } as const);
 
@@ -63,7 +63,7 @@ export const SCHEMA = {
         // bcrypt reads at most 72 bytes
         check: [(v) => v.length >= 8 && Buffer.byteLength(v) <= 72 && !/[\r\n]/.test(v), "must be 8 to 72 bytes on one line (or leave it unset to generate one)"] },
     passwordLength: { kind: "integer", default: 32, min: 16, max: 72, doc: "length of a generated password" },
-    bcryptCost: { kind: "integer", default: DEFAULT_BCRYPT_COST, min: 4, max: 31, doc: "htpasswd bcrypt cost, see [bcrypt cost](#bcrypt-cost)" },
+    bcryptCost: { kind: "integer", default: DEFAULT_BCRYPT_COST, min: 4, max: 31, doc: "bcrypt cost of the htpasswd hash, paid on every request ([why 4](#bcrypt-cost))" },
     logLevel: { kind: "enum", values: ["error", "warn", "info", "debug"], default: "info", doc: "registry log level" },
     tls: { kind: "object", defaultDoc: "—", doc: "the certificates", keys: {
         keyAlgorithm: { kind: "enum", values: ["RSA", "ECDSA"], default: "RSA", doc: "CA and leaf keys" },
