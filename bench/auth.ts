@@ -30,7 +30,7 @@ async function main(): Promise<void> {
         volume = `bench-auth-${n++}`;
         const r = await upOk(e, defaultStack({ bcryptCost: String(cost), dataVolume: volume }));
         if (old) await removeVolume(old); // its container is gone (replaced)
-        const htpasswd = declaredContainer(e).uploads.find((u) => u.file === "/auth/htpasswd")!.content;
+        const htpasswd = (await declaredContainer(e)).uploads.find((u) => u.file === "/auth/htpasswd")!.content;
         if (!htpasswd.includes(`:$2y$${String(cost).padStart(2, "0")}$`)) throw new Error(`htpasswd is not cost ${cost}: ${htpasswd.slice(0, 12)}`);
         return (current = client(path.join(work, "client"), r.outputs));
     };
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
         let container = "bench-registry";
         if (variant === "none") {
             // the program's container minus REGISTRY_AUTH* (and its htpasswd), beside it on port 5001
-            const spec = declaredContainer(e);
+            const spec = (await declaredContainer(e));
             container = "bench-noauth";
             await startRegistry(container, 5001, `bench-noauth-${rep}`, {
                 ...spec, envs: spec.envs.filter((v) => !v.startsWith("REGISTRY_AUTH")), uploads: spec.uploads.filter((u) => u.file !== "/auth/htpasswd"),
@@ -77,7 +77,6 @@ async function main(): Promise<void> {
     }
     await e.destroy();
     await removeVolume(volume);
-    e.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
 
     const base = (rep: number) => runs.find((r) => r.variant === "none" && r.rep === rep)!;

@@ -6,7 +6,7 @@ import * as https from "https";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
-import { LiveEngine, run } from "../test/live/engine";
+import { run, Stack } from "../test/live/cli";
 import { LiveEnv, loadEnv } from "../test/live/support";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -54,9 +54,34 @@ export function scratch(prefix: string): string {
     return fs.mkdtempSync(path.join(env.liveDir, "bench", `${prefix}-`));
 }
 
-/** A fresh engine: a stack of its own. */
-export function engine(): LiveEngine {
-    return new LiveEngine(scratch("engine"), (l) => log(l));
+/** A stack of the program on the real engine, deployed with a given config, its state in a scratch dir. */
+export class BenchStack {
+    readonly stack: Stack;
+    private created = false;
+
+    constructor(name = "bench") {
+        this.stack = new Stack(scratch("stack"), name);
+    }
+
+    /** `pulumi up` with this config (a `password` key goes in as a secret); the stack's outputs. */
+    async up(cfg: Record<string, any>): Promise<{ outputs: Record<string, any>; ms: number }> {
+        if (!this.created) await this.stack.init();
+        this.created = true;
+        const { password, ...plain } = cfg;
+        await this.stack.configure(plain, password ? { password } : {});
+        const o = await this.stack.up();
+        if (o.code !== 0) throw new Error(`up failed: ${o.errors.map((e) => e.message).join("\n")}\n${o.stderr.slice(-2000)}`);
+        return { outputs: (await this.stack.outputs()).values, ms: o.ms };
+    }
+
+    async destroy(): Promise<void> {
+        if (this.created) await this.stack.destroy();
+    }
+}
+
+/** A fresh stack of its own. */
+export function engine(): BenchStack {
+    return new BenchStack();
 }
 
 /** A stack file's settings (project keys without the prefix). */
@@ -72,10 +97,8 @@ export function defaultStack(extra: Record<string, any> = {}): Record<string, an
     return { ...cfg, dockerHost: env.dockerHost, image: env.registryImage, containerName: "bench-registry", ...extra };
 }
 
-export async function upOk(e: LiveEngine, cfg: Record<string, any>): Promise<Awaited<ReturnType<LiveEngine["up"]>>> {
-    const r = await e.up(cfg);
-    if (r.errors.size) throw new Error(`up failed: ${[...r.errors.values()].join("\n")}`);
-    return r;
+export function upOk(e: BenchStack, cfg: Record<string, any>): Promise<{ outputs: Record<string, any>; ms: number }> {
+    return e.up(cfg);
 }
 
 export interface Client { registry: string; certDir: string; authfile: string; ca: string; basic: string }
@@ -126,10 +149,14 @@ export const pull = (c: Client, repo: string, oci: string, tls = true) =>
 /** The registry container the program declared (as the engine created it). */
 export interface ContainerSpec { image: string; envs: string[]; uploads: { file: string; content: string; permissions?: string }[] }
 
-export function declaredContainer(e: LiveEngine): ContainerSpec {
-    const entry = [...e.state.values()].find((x) => x.type === "docker:index/container:Container");
+export async function declaredContainer(e: BenchStack): Promise<ContainerSpec> {
+    const state = JSON.parse((await e.stack.must(["stack", "export", "--show-secrets"])).stdout);
+    const entry = (state.deployment.resources ?? []).find((x: any) => x.type === "docker:index/container:Container");
     if (!entry) throw new Error("the program declared no registry container");
-    return { image: entry.inputs.image, envs: entry.inputs.envs, uploads: entry.inputs.uploads };
+    // with --show-secrets a secret reads {"<sig>": "…", "plaintext": "<JSON of the value>"}
+    const plain = (v: any): any => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(v.plaintext) : v);
+    const uploads = plain(entry.inputs.uploads).map((u: any) => ({ ...u, content: plain(u.content) }));
+    return { image: entry.inputs.image, envs: plain(entry.inputs.envs), uploads };
 }
 
 /**

@@ -3,7 +3,7 @@
 # writes bench/results/*.json and regenerates the tables in docs/BENCHMARKS.md from them.
 #   npm run bench              full run (~14 min on 2 cores), results in bench/results/, docs regenerated
 #   npm run bench -- --quick   fewer repetitions and costs (~4.5 min), results in bench/results/quick/, docs untouched
-#   npm run bench -- --quick auth fanout   only the named benches (auth, throughput, fanout, program)
+#   npm run bench -- --quick auth engine   only the named benches (auth, throughput, engine, program)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUICK=()
@@ -11,11 +11,11 @@ BENCHES=()
 for a in "$@"; do
   case "$a" in
     --quick) QUICK=(--quick) ;;
-    auth | throughput | fanout | program) BENCHES+=("$a") ;;
-    *) echo "usage: bench/run.sh [--quick] [auth|throughput|fanout|program ...]" >&2; exit 2 ;;
+    auth | throughput | engine | program) BENCHES+=("$a") ;;
+    *) echo "usage: bench/run.sh [--quick] [auth|throughput|engine|program ...]" >&2; exit 2 ;;
   esac
 done
-[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(program auth throughput fanout)
+[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(program engine auth throughput)
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (the live environment: namespaces, its own dockerd)" >&2; exit 1; }
 
 export LIVE_DIR=${LIVE_DIR:-/tmp/pr-live}
@@ -31,9 +31,11 @@ finish() {
   echo "bench: wall time $(($(date +%s) - started)) s"
 }
 bash test/live/env/install.sh
+engine_out=$(bash test/engine/build.sh)
+export PULUMI_ENGINE_DIR=${engine_out##*$'\n'}
 trap finish EXIT
-# four more plain nodes (f-i) for the 8-node fan-out
-LIVE_EXTRA_NODES=4 bash test/live/env/up.sh
+# the live environment (its spare nodes are not needed here)
+bash test/live/env/up.sh
 
 for b in "${BENCHES[@]}"; do
   echo "== bench $b"

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
             if (old) await removeVolume(old);
         } else {
             // the same image and settings, minus TLS and auth: what `docker run registry:2` gives
-            const spec = declaredContainer(e);
+            const spec = (await declaredContainer(e));
             await startRegistry("bench-plain", 5001, `bench-plain-${rep}`, {
                 ...spec, envs: spec.envs.filter((v) => !/^REGISTRY_(AUTH|HTTP_TLS)/.test(v)), uploads: [],
             });
@@ -111,7 +111,6 @@ async function main(): Promise<void> {
     }
     await e.destroy();
     await removeVolume(volume);
-    e.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
 
     const mbs = (s: number) => bytes / 1e6 / s;

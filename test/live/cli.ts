@@ -14,7 +14,7 @@ const PROJECT_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts
 export interface Proc { code: number; stdout: string; stderr: string; ms: number }
 
 /** Runs a command to the end, feeding `input` on stdin. */
-export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Proc> {
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Proc> {
     const t0 = Date.now();
     return new Promise((resolve, reject) => {
         const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
@@ -59,7 +59,10 @@ export function opsOf(events: EngineEvent[]): Map<string, string> {
     const ops = new Map<string, string>();
     for (const e of events) {
         const m = e.resOutputsEvent?.metadata ?? e.resOpFailedEvent?.metadata;
-        if (m) ops.set(m.urn, e.resOpFailedEvent ? `failed:${m.op}` : m.op);
+        if (!m) continue;
+        // a replacement's steps (delete-replaced, create-replacement, replace) read as one "replace"
+        const op = /replace/.test(m.op) ? "replace" : m.op;
+        ops.set(m.urn, e.resOpFailedEvent ? `failed:${op}` : op);
     }
     return ops;
 }
@@ -97,6 +100,8 @@ export class Stack {
             PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`,
             PULUMI_CONFIG_PASSPHRASE: "live-suite-passphrase",
             PULUMI_SKIP_UPDATE_CHECK: "1",
+            // `--event-log` is offered with the debug commands only
+            PULUMI_DEBUG_COMMANDS: "true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
             PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "1",
         };
@@ -154,8 +159,14 @@ export class Stack {
         return this.start(["up", "--yes", "--skip-preview", "--suppress-progress", ...extra]).done;
     }
 
-    preview(extra: string[] = []): Promise<Outcome> {
-        return this.start(["preview", "--suppress-progress", ...extra]).done;
+    /** `pulumi preview --json` (preview has no event log): its steps, summary and diagnostics. */
+    async preview(extra: string[] = []): Promise<Outcome> {
+        const p = await this.cli(["preview", "--json", ...extra]);
+        let doc: any = {};
+        try { doc = JSON.parse(p.stdout); } catch { /* a failure before the preview started: no JSON */ }
+        const ops = new Map<string, string>((doc.steps ?? []).map((st: any) => [st.urn, /replace/.test(st.op) ? "replace" : st.op]));
+        const errors = (doc.diagnostics ?? []).filter((d: any) => d.severity === "error").map((d: any) => ({ urn: d.urn ?? "", message: String(d.message) }));
+        return { ...p, events: [], ops, changes: doc.changeSummary ?? {}, errors };
     }
 
     refresh(extra: string[] = []): Promise<Outcome> {
@@ -190,6 +201,11 @@ export class Stack {
         };
         walk(path.join(this.work, "state"));
         return out;
+    }
+
+    /** Lock files the backend holds for this stack (a killed CLI leaves its own behind). */
+    locks(): string[] {
+        return this.stateFiles().filter((f) => f.includes(`${path.sep}locks${path.sep}`) && f.endsWith(".json"));
     }
 
     /** Removes the stack and its state (resources must be gone already). */

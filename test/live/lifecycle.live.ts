@@ -7,6 +7,7 @@ import { changed, nameOf, run } from "./cli";
 import { configure, containerId, env, live, log, readOutputs, sshSessions, stack, state, upOk } from "./context";
 import { pullOnNode } from "./nodes.live";
 import { interrupted } from "./interrupt";
+import { checkAfterDestroy, checkAfterRotation, KUBECONFIG, secretUid } from "./kubernetes.live";
 import { diffSnapshots, httpsGet, leaks, sampleArgv, secretForms, skopeo, snapshot } from "./support";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -25,7 +26,9 @@ async function noChanges(): Promise<void> {
 async function secretValues(): Promise<Record<string, string>> {
     const full = (await stack.must(["stack", "export", "--show-secrets"])).stdout;
     const res: any[] = JSON.parse(full).deployment.resources ?? [];
-    const out = (type: string, key: string): string[] => res.filter((r) => r.type === type).map((r) => r.outputs?.[key]).filter(Boolean);
+    // with --show-secrets a secret reads {"<sig>": "1b47…", "plaintext": "<JSON of the value>"}
+    const plain = (v: any): string => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(v.plaintext) : v);
+    const out = (type: string, key: string): string[] => res.filter((r) => r.type === type).map((r) => plain(r.outputs?.[key])).filter(Boolean);
     const htpasswd = await run("docker", ["-H", env.dockerHost, "exec", live.config.containerName, "cat", "/auth/htpasswd"]);
     const values: Record<string, string> = {
         password: state.password,
@@ -35,7 +38,12 @@ async function secretValues(): Promise<Record<string, string>> {
         ...Object.fromEntries(out("tls:index/privateKey:PrivateKey", "privateKeyPem").map((k, i) => [`tls key ${i}`, k])),
     };
     assert.ok(values.htpasswd.startsWith(`${live.user}:$2`), "read the htpasswd line");
-    if (live.secrets["kubernetes.kubeconfig"]) values.kubeconfig = live.secrets["kubernetes.kubeconfig"];
+    const kubeconfig = live.secrets["kubernetes.kubeconfig"];
+    if (kubeconfig) {
+        values.kubeconfig = kubeconfig;
+        values["kubeconfig client key"] = /client-key-data:\s*"?([A-Za-z0-9+/=]+)/.exec(kubeconfig)?.[1] ?? "";
+        assert.ok(values["kubeconfig client key"], "the kubeconfig carries a client key");
+    }
     return values;
 }
 
@@ -80,6 +88,7 @@ export function lifecycleChecks(): void {
             const oldClient = { ...state.client };
             fs.copyFileSync(oldClient.authfile, `${oldClient.authfile}.old`);
             const ssh = sshSessions();
+            const uid = KUBECONFIG ? await secretUid() : "";
             live.config.tls = { ...(live.config.tls ?? {}), rotation: 7 };
             live.secrets.password = newPassword;
             await configure();
@@ -110,6 +119,7 @@ export function lifecycleChecks(): void {
             const seen = argv.filter((a) => leaks(a, forms).length > 0);
             assert.deepEqual(seen, [], "no secret in the argv of any process during up");
             log(`argv sampling during the rotation up: ${argv.length} distinct command lines, 0 with a secret`);
+            if (KUBECONFIG) await checkAfterRotation(uid);
             await noChanges();
         });
 
@@ -158,6 +168,7 @@ export function lifecycleChecks(): void {
                 const vol = await run("docker", ["-H", env.dockerHost, "volume", "inspect", live.config.dataVolume]);
                 assert.equal(vol.code, 0, "the data volume is retained on destroy");
             }
+            if (KUBECONFIG) await checkAfterDestroy();
         });
     });
 }

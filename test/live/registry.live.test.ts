@@ -10,6 +10,7 @@ import { isIpv4 } from "../../components/config";
 import { run } from "./cli";
 import { configure, env, live, log, readOutputs, stack, state, work } from "./context";
 import { consumerChecks } from "./consumer.live";
+import { KUBECONFIG, kubernetesChecks, prepareCluster } from "./kubernetes.live";
 import { lifecycleChecks } from "./lifecycle.live";
 import { nodeChecks } from "./nodes.live";
 import { httpsGet, nodeExec, plainHttpGet, skopeo, snapshot } from "./support";
@@ -26,6 +27,7 @@ before(async () => {
     const r = await nodeExec(env, "d", "update-ca-certificates --fresh >/dev/null 2>&1");
     assert.equal(r.code, 0, r.stderr);
     for (const n of env.nodes) state.before.set(n.name, await snapshot(env, n.name));
+    if (KUBECONFIG) await prepareCluster();
     await stack.init();
     await configure();
 });
@@ -153,4 +155,5 @@ describe("live: the registry the program declares", () => {
 // the sections that go on with the same stack, in this order
 nodeChecks();
 consumerChecks();
+if (KUBECONFIG) kubernetesChecks();
 lifecycleChecks();

@@ -28,12 +28,21 @@ engine_out=$(bash "$HERE/../engine/build.sh") || { echo "live suite: FAILED: tes
 export PULUMI_ENGINE_DIR=${engine_out##*$'\n'}
 # one spare node (f) for the suite's host-change check
 export LIVE_EXTRA_NODES=1
-trap 'bash "$HERE/env/down.sh" || true; echo "live suite: wall time $(( $(date +%s) - started )) s"' EXIT
+export K8S_DIR=${K8S_DIR:-$LIVE_DIR-k8s}
+trap 'bash "$HERE/env/k8s-down.sh" || true; bash "$HERE/env/down.sh" || true; echo "live suite: wall time $(( $(date +%s) - started )) s"' EXIT
 
-files=(test/live/*.live.test.ts)
+# the registry suite first (per stack file); the checks that do not depend on the stack file once, after it
+files=(test/live/registry.live.test.ts test/live/nodeScripts.live.test.ts test/live/bindings.live.test.ts
+       test/live/kubernetes-errors.live.test.ts test/live/readme.live.test.ts)
 for stack in "${stacks[@]}"; do
   echo "== live suite against $stack"
   bash "$HERE/env/up.sh"
+  # a fresh cluster for each stack file; its node resolves names through the suite's hosts file
+  t=$(date +%s)
+  LIVE_KUBECONFIG=$(K8S_HOSTS=$LIVE_DIR/hosts bash "$HERE/env/k8s-up.sh" | tail -n 1) ||
+    { echo "live suite: FAILED: test/live/env/k8s-up.sh could not start the cluster" >&2; exit 1; }
+  export LIVE_KUBECONFIG
+  echo "live suite: cluster up in $(( $(date +%s) - t )) s"
   # The suite resolves the registry's name through a private /etc/hosts (the same file the suite's
   # dockerd sees), so the host's own /etc/hosts is never edited.
   LIVE_STACK_FILE=$stack unshare --mount --propagation private -- sh -c 'mount --bind "$LIVE_DIR/hosts" /etc/hosts && exec "$@"' live \

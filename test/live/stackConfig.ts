@@ -80,6 +80,14 @@ export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: st
         ...(n.name === "d" ? { systemTrust: true } : {}),
         perDialTimeout: 5, dialErrorLimit: 2,
     }));
+    const kubeconfig = process.env.LIVE_KUBECONFIG;
+    if (kubeconfig) {
+        // the cluster of test/live/env/k8s-up.sh, its kubeconfig given as content, as a secret
+        cfg.kubernetes = { namespaces: ["default", "apps"], createNamespaces: true, patchDefaultServiceAccount: true, publishHostingConfigMap: true };
+        secrets["kubernetes.kubeconfig"] = fs.readFileSync(kubeconfig, "utf8");
+    } else if (process.env.CI === "true") {
+        throw new Error("LIVE_KUBECONFIG is not set: the live suite needs the cluster of test/live/env/k8s-up.sh (run it through test/live/run.sh)");
+    }
     return {
         config: cfg, secrets, hostname, port, registry: `${hostname}:${port}`, user: cfg.username ?? "admin",
         minTls: cfg.tls?.minVersion ?? "tls1.2", hostsLines,

@@ -160,13 +160,17 @@ describe("RegistryServer", () => {
         await server({ port: 5443, bindAddress: ["127.0.0.1", "10.213.0.1"], tls: { minVersion: "tls1.3" } });
         assert.equal(one("pulumi:providers:docker").inputs.host, "unix:///var/run/docker.sock");
         assert.equal(one("docker:index/remoteImage:RemoteImage").inputs.name, "registry:2.8.3");
-        const ctr = one("docker:index/container:Container");
+        // one container per bind address, each with the one binding (dockerd reads several back reversed)
+        const ctrs = byType("docker:index/container:Container");
+        assert.deepEqual(ctrs.map((x) => x.inputs.name), ["registry-test", "registry-test-10-213-0-1"]);
+        assert.deepEqual(ctrs.map((x) => x.inputs.ports.map((p: { ip: string; external: number; internal: number }) => `${p.ip}:${p.external}->${p.internal}`)),
+            [["127.0.0.1:5443->5000"], ["10.213.0.1:5443->5000"]]);
+        assert.deepEqual(ctrs[1].inputs.envs, ctrs[0].inputs.envs);
+        assert.deepEqual(ctrs[1].inputs.uploads, ctrs[0].inputs.uploads);
+        const ctr = ctrs[0];
         assert.equal(ctr.inputs.image, `sha256:${crypto.createHash("sha256").update("registry:2.8.3").digest("hex")}`);
-        assert.equal(ctr.inputs.name, "registry-test");
         assert.equal(ctr.inputs.restart, "always");
         assert.equal(ctr.inputs.networkMode, "bridge");
-        assert.deepEqual(ctr.inputs.ports.map((p: { ip: string; external: number; internal: number }) => `${p.ip}:${p.external}->${p.internal}`),
-            ["127.0.0.1:5443->5000", "10.213.0.1:5443->5000"]);
         assert.deepEqual(ctr.inputs.volumes, [{ volumeName: "registry-test-data", containerPath: "/var/lib/registry" }]);
         assert.equal(one("docker:index/volume:Volume").inputs.name, "registry-test-data");
         const env = ctr.inputs.envs as string[];
@@ -249,13 +253,14 @@ describe("NodeTrust", () => {
         assert.equal(cmd.inputs.delete, "sudo -n bash -s -- delete");
     });
 
-    it("a new CA changes the script (re-runs the steps as an update); address and id are the triggers (replace)", async () => {
+    it("a new CA changes the script (re-runs the steps as an update); address, id and the target are the triggers (replace)", async () => {
         const a = await trust({ runtime: "docker" });
         reset();
         const b = await trust({ runtime: "docker" }, realPki("ca-two").caCertPem);
         assert.notEqual(a.inputs.stdin, b.inputs.stdin);
         assert.ok(b.inputs.stdin.includes(realPki("ca-two").caCertPem.split(/\r?\n/)[1]));
-        assert.deepEqual(a.inputs.triggers, ["docker.registry.com:5000", "private-registry-test"]);
+        assert.deepEqual(a.inputs.triggers, ["docker.registry.com:5000", "private-registry-test", "10.0.0.7", 22, "root"]);
+        assert.equal(a.inputs.addPreviousOutputInEnv, false, "no SSH setenv of the previous output");
         assert.deepEqual(b.inputs.triggers, a.inputs.triggers);
     });
 
@@ -277,21 +282,41 @@ describe("PullSecret", () => {
         assert.equal(one("pulumi:providers:kubernetes").inputs.context, "kind-kind");
         const secrets = byType("kubernetes:core/v1:Secret");
         assert.equal(secrets.length, 2);
+        assert.deepEqual(secrets.map((x) => x.inputs.metadata.namespace), ["default", "apps"]);
         for (const sec of secrets) {
             assert.equal(sec.inputs.type, "kubernetes.io/dockerconfigjson");
             assert.equal(sec.inputs.stringData[".dockerconfigjson"], "{\"auths\":{}}");
             assert.ok(sec.opts?.provider);
+            // objects made by hand before (the recipe's regcred) are taken over, not refused
+            assert.equal(sec.inputs.metadata.annotations["pulumi.com/patchForce"], "true");
         }
-        assert.deepEqual(secrets.map((x) => x.inputs.metadata.namespace), ["default", "apps"]);
-        const patches = byType("kubernetes:core/v1:ServiceAccountPatch");
-        assert.equal(patches.length, 2);
-        assert.deepEqual(patches[0].inputs.imagePullSecrets, [{ name: "regcred" }]);
-        assert.equal(patches[0].inputs.metadata.name, "default");
-        assert.equal(patches[0].inputs.metadata.annotations["pulumi.com/patchForce"], "true");
+        // imagePullSecrets is an atomic list under server-side apply: one entry is added and removed by JSON patch
+        assert.equal(byType("kubernetes:core/v1:ServiceAccountPatch").length, 0);
+        const cmds = byType("command:local:Command");
+        const sa = cmds.filter((x) => x.name.endsWith("-default-sa"));
+        assert.deepEqual(sa.map((x) => x.inputs.environment), [
+            { NAMESPACE: "default", SECRET_NAME: "regcred", KUBE_CONTEXT: "kind-kind" }, { NAMESPACE: "apps", SECRET_NAME: "regcred", KUBE_CONTEXT: "kind-kind" }]);
+        assert.match(sa[0].inputs.create, /^mode=add$/m);
+        assert.match(sa[0].inputs.delete, /^mode=remove$/m);
+        assert.equal(sa[0].inputs.addPreviousOutputInEnv, false);
+        // namespaces not created by the program are checked first, with an error naming the key
+        const check = cmds.find((x) => x.name === "ps-namespaces")!;
+        assert.deepEqual(check.inputs.environment, { NAMESPACES: "default apps", KUBE_CONTEXT: "kind-kind" });
+        assert.match(check.inputs.create, /^mode=check$/m);
+        assert.equal(byType("kubernetes:core/v1:Namespace").length, 0);
         const cm = one("kubernetes:core/v1:ConfigMap");
         assert.equal(cm.inputs.metadata.namespace, "kube-public");
         assert.equal(cm.inputs.metadata.name, "local-registry-hosting");
         assert.match(cm.inputs.data["localRegistryHosting.v1"], /^host: "r\.example:5000"$/m);
+    });
+
+    it("createNamespaces: each namespace but the ones every cluster has is created (and owned)", async () => {
+        const s = settings({ kubernetes: { kubeconfig: "/tmp/kubeconfig", namespaces: ["default", "apps", "kube-public"], createNamespaces: true } });
+        new c.PullSecret("ps", { kubernetes: s.kubernetes!, registry: "r:5000", dockerConfigJson: "{}" });
+        await settle();
+        assert.deepEqual(byType("kubernetes:core/v1:Namespace").map((x) => x.inputs.metadata.name), ["apps"]);
+        const check = byType("command:local:Command").find((x) => x.name === "ps-namespaces")!;
+        assert.deepEqual(check.inputs.environment, { NAMESPACES: "default kube-public", KUBECONFIG_PATH: "/tmp/kubeconfig" });
     });
 
     it("without the switches: secrets only", async () => {

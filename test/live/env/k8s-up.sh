@@ -42,16 +42,16 @@ cert kubelet "/O=system:nodes/CN=system:node:$NODE" "IP:127.0.0.1,DNS:$NODE"
 openssl genrsa -out "$P/sa.key" 2048 2>/dev/null
 openssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub" 2>/dev/null
 
-kubeconfig() { # file user
+kubeconfig() { # file user: credentials embedded, as a kubeconfig given to pulumi as content carries them
   cat > "$1" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - name: live
-  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority: "$P/ca.crt"}
+  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority-data: "$(base64 -w0 "$P/ca.crt")"}
 users:
 - name: $2
-  user: {client-certificate: "$P/$2.crt", client-key: "$P/$2.key"}
+  user: {client-certificate-data: "$(base64 -w0 "$P/$2.crt")", client-key-data: "$(base64 -w0 "$P/$2.key")"}
 contexts:
 - name: live
   context: {cluster: live, user: $2}
