@@ -62,6 +62,19 @@ export function registryEnv(minTlsVersion: TlsVersion, logLevel: string): string
 }
 
 /**
+ * DOCKER_CONTEXT (other than `default`) redirects the provider's containers, volumes and image pulls
+ * to that context's engine but not its image builds, which go to `dockerHost`: two engines in one
+ * stack. Refused, with what to do instead.
+ */
+export function dockerContextProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+    const ctx = env.DOCKER_CONTEXT;
+    if (!ctx || ctx === "default") return undefined;
+    return `DOCKER_CONTEXT is set to "${ctx}": the docker provider would run the registry there but build images on ` +
+        "private-registry:dockerHost. Unset DOCKER_CONTEXT and set private-registry:dockerHost to that context's endpoint " +
+        "(`docker context inspect --format '{{.Endpoints.docker.Host}}'`).";
+}
+
+/**
  * The registry container on a docker host: the pinned image, a data volume, and the certificate, key and
  * htpasswd as uploads (no host paths to manage). Any of those changing replaces the container, delete
  * first; the data stays on the volume.
@@ -78,6 +91,8 @@ export class RegistryServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryServer", name, {}, opts);
+        const problem = dockerContextProblem();
+        if (problem) throw new pulumi.ResourceError(problem, this);
         // explicit, so nothing silently targets DOCKER_HOST
         this.provider = new docker.Provider(`${name}-docker`, {
             host: args.dockerHost,

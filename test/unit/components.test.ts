@@ -16,6 +16,7 @@ let c: {
     PullSecret: typeof import("../../components/PullSecret").PullSecret;
     ServiceImages: typeof import("../../components/ServiceImages").ServiceImages;
     PrivateRegistry: typeof import("../../components/PrivateRegistry").PrivateRegistry;
+    dockerContextProblem: typeof import("../../components/RegistryServer").dockerContextProblem;
 };
 
 const sshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -35,6 +36,7 @@ before(async () => {
         PullSecret: (await import("../../components/PullSecret")).PullSecret,
         ServiceImages: (await import("../../components/ServiceImages")).ServiceImages,
         PrivateRegistry: (await import("../../components/PrivateRegistry")).PrivateRegistry,
+        dockerContextProblem: (await import("../../components/RegistryServer")).dockerContextProblem,
     };
 });
 beforeEach(reset);
@@ -144,6 +146,12 @@ describe("RegistryCredentials", () => {
 });
 
 describe("RegistryServer", () => {
+    it("refuses a DOCKER_CONTEXT, which would split containers and image builds across two engines", () => {
+        assert.equal(c.dockerContextProblem({}), undefined);
+        assert.equal(c.dockerContextProblem({ DOCKER_CONTEXT: "default" }), undefined);
+        assert.match(c.dockerContextProblem({ DOCKER_CONTEXT: "remote" })!, /DOCKER_CONTEXT is set to "remote".*private-registry:dockerHost/);
+    });
+
     async function server(raw: Record<string, unknown> = {}) {
         const s = settings(raw);
         const srv = new c.RegistryServer("srv", {
