@@ -94,7 +94,10 @@ export const SCHEMA = {
         systemTrust: { kind: "boolean", default: false, doc: "opt-in system CA store" },
         insecureRegistry: { kind: "boolean", default: false, doc: "opt-in `insecure-registries` (docker only; not needed with the CA)" },
         hostKey: { kind: "string", type: "`ssh-ed25519 AAAA…`", defaultDoc: "—", trim: true, doc: "pins the node's host key (unchecked without)",
-            check: [(v) => /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(v), "must be a public host key line such as 'ssh-ed25519 AAAA...'"] },
+            // an ssh-rsa pin makes the SSH client offer only the SHA-1 `ssh-rsa` algorithm, which OpenSSH 8.8+ refuses
+            check: [(v) => /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(v), (v) => v.startsWith("ssh-rsa ")
+                ? "is an ssh-rsa key, which pins the SHA-1 ssh-rsa algorithm that OpenSSH 8.8 and later refuse (\"no common algorithm for host key\"); give the node's ed25519 key (/etc/ssh/ssh_host_ed25519_key.pub)"
+                : "must be a public host key line such as 'ssh-ed25519 AAAA...'"] },
         containerdConfigFile: { kind: "string", default: "/etc/containerd/config.toml", type: "absolute path", got: true, doc: "containerd's config",
             check: [(v) => /^\/[\w./-]+$/.test(v), "must be an absolute path"] },
         containerdRestartCommand: command("systemctl restart containerd", "run only when `config_path` had to be enabled"),

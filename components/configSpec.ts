@@ -9,7 +9,8 @@ export const PROJECT = "private-registry";
 export type Secret = pulumi.Input<string>;
 
 /** A test and the problem text when it fails (`got` appends the value, except for secrets). */
-export type Check<T> = readonly [test: (v: T) => boolean, message: string];
+/** A test and what to say when a value fails it (a function where the message depends on the value). */
+export type Check<T> = readonly [test: (v: T) => boolean, message: string | ((v: T) => string)];
 
 interface Common {
     /** One line: what the key is for (README table, Pulumi.yaml description). */
@@ -98,7 +99,8 @@ export class Reader {
     /** Reports a value that fails `check`; true when it passes. */
     check<T>(path: string, value: T, check: Check<T> | undefined, withValue: boolean | undefined): boolean {
         if (!check || check[0](value)) return true;
-        this.fail(path, `${check[1]}${withValue ? got(value) : ""}`);
+        const message = typeof check[1] === "function" ? check[1](value) : check[1];
+        this.fail(path, `${message}${withValue ? got(value) : ""}`);
         return false;
     }
 

@@ -166,6 +166,7 @@ describe("config errors name the key and what is allowed", () => {
         ["node hosts address", { nodes: [node({ hostsAddress: "gateway" })] }, "nodes[0].hostsAddress", /an IP address/],
         ["insecure on containerd", { nodes: [node({ runtime: "containerd", insecureRegistry: true })] }, "nodes[0].insecureRegistry", /docker only/],
         ["node host key", { nodes: [node({ hostKey: "AAAA" })] }, "nodes[0].hostKey", /public host key line/],
+        ["node ssh-rsa host key", { nodes: [node({ hostKey: "ssh-rsa AAAAB3NzaC1yc2E" })] }, "nodes[0].hostKey", /ssh-rsa key.*OpenSSH 8\.8.*ed25519/],
         ["node restart multi-line", { nodes: [node({ containerdRestartCommand: "a\nb" })] }, "nodes[0].containerdRestartCommand", /single-line/],
         ["node not an object", { nodes: ["10.0.0.5"] }, "nodes[0]", /must be an object/],
         ["systemTrust not bool", { nodes: [node({ systemTrust: "yes" })] }, "nodes[0].systemTrust", /true or false/],
