@@ -16,6 +16,13 @@ die() { echo "k8s-up.sh: ERROR: $*" >&2; exit 1; }
 T0=$(date +%s%N)
 step() { printf 'k8s-up.sh: [%6.2fs] %s\n' "$(( $(date +%s%N) - T0 ))e-9" "$*" >&2; }
 wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < end)) || return 1; sleep 0.2; done; }
+# waits for a started process's readiness, giving up at once when it has exited
+wait_up() {
+  local name=$1 secs=$2
+  shift 2
+  if ! wait_for "$secs" up_or_gone "$name" "$@" || ! alive "$name"; then failed "$name"; fi
+}
+up_or_gone() { local name=$1; shift; ! alive "$name" || "$@"; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 command -v etcd >/dev/null || die "etcd not found (Debian package etcd-server; test/live/env/install.sh installs it)"
 
@@ -82,9 +89,10 @@ start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETC
   --kubelet-client-certificate "$P/admin.crt" --kubelet-client-key "$P/admin.key" \
   --service-account-key-file "$P/sa.pub" --service-account-signing-key-file "$P/sa.key" \
   --service-account-issuer https://kubernetes.default.svc --authorization-mode Node,RBAC \
-  --service-cluster-ip-range 10.96.0.0/24 --cert-dir "$K8S_DIR/apiserver-certs"
+  --service-cluster-ip-range 10.96.0.0/24 --cert-dir "$K8S_DIR/apiserver-certs" \
+  --endpoint-reconciler-type none
 ready() { curl -sf --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" "https://127.0.0.1:$API_PORT/readyz"; }
-wait_for 90 ready || failed kube-apiserver
+wait_up kube-apiserver 90 ready
 
 step "kube-controller-manager"
 start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$K8S_DIR/admin.kubeconfig" \
@@ -92,7 +100,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$K8S_
   --service-account-private-key-file "$P/sa.key" --root-ca-file "$P/ca.crt" --leader-elect=false --secure-port=0 \
   --use-service-account-credentials=false
 has_default_sa() { kubectl --kubeconfig "$K8S_DIR/admin.kubeconfig" -n default get serviceaccount default; }
-wait_for 60 has_default_sa || failed kube-controller-manager
+wait_up kube-controller-manager 60 has_default_sa
 
 step "containerd 2.x and kubelet"
 cat > "$K8S_DIR/containerd.toml" <<EOF
@@ -127,13 +135,16 @@ EOF
 hosts=${K8S_HOSTS:-/etc/hosts}
 # shellcheck disable=SC2016 # expanded by the inner sh
 start node unshare --mount --propagation slave -- sh -c '
-  mount -t tmpfs -o mode=755 tmpfs /run && mount --bind "$1" /etc/hosts && export PATH="$2:$PATH" &&
+  set -e
+  mount -t tmpfs -o mode=755 tmpfs /run
+  mount --bind "$1" /etc/hosts
+  export PATH="$2:$PATH"
   containerd -c "$3/containerd.toml" >"$3/logs/containerd.log" 2>&1 &
   for _ in $(seq 100); do [ -S "$3/containerd/containerd.sock" ] && break; sleep 0.1; done
   exec kubelet --config "$3/kubelet.yaml" --kubeconfig "$3/kubelet.kubeconfig" --hostname-override "$4" \
     --root-dir "$3/kubelet" --cert-dir "$3/kubelet/pki"' node "$hosts" "$BIN" "$K8S_DIR" "$NODE"
 ctr_() { "$BIN/ctr" -a "$K8S_DIR/containerd/containerd.sock" "$@"; }
-wait_for 30 ctr_ version || failed node
+wait_up node 30 ctr_ version
 # nothing can be pulled here: the sandbox ("pause") image is a FROM-scratch static busybox that sleeps
 sb=$K8S_DIR/sandbox
 mkdir -p "$sb/rootfs/bin"
@@ -141,6 +152,6 @@ cp /bin/busybox "$sb/rootfs/bin/busybox"
 python3 "$HERE/image-archive.py" "$sb/rootfs" "$SANDBOX_IMAGE" '["/bin/busybox","sleep","2147483647"]' > "$sb/image.tar"
 ctr_ -n k8s.io images import "$sb/image.tar" >/dev/null || die "importing the sandbox image failed"
 node_ready() { kubectl --kubeconfig "$K8S_DIR/admin.kubeconfig" get node "$NODE"; }
-wait_for 60 node_ready || failed node
+wait_up node 60 node_ready
 step "cluster up"
 echo "$K8S_DIR/admin.kubeconfig"
