@@ -32,17 +32,24 @@ describe("live: the README's run command", () => {
         // a user's machine: the CLI and the language host on PATH, the plugins installed, an empty home
         const home = path.join(work, "home");
         fs.mkdirSync(path.join(home, ".pulumi"), { recursive: true });
-        fs.symlinkSync(path.join(engineDir(), "home", "plugins"), path.join(home, ".pulumi", "plugins"));
+        // as `pulumi plugin install` leaves them (hard links: no copy of the large binaries)
+        execFileSync("cp", ["-al", path.join(engineDir(), "home", "plugins"), path.join(home, ".pulumi", "plugins")]);
         // the default image name, loaded from the locally built one (nothing can be pulled here)
         assert.equal((await run("docker", ["-H", env.dockerHost, "tag", env.registryImage, "registry:2.8.3"])).code, 0);
+        // the CLI "installed" outside root's home, which the command sees empty
+        execFileSync("cp", ["-al", path.join(engineDir(), "bin"), path.join(work, "bin")]);
+        // nothing can be downloaded here: a missing plugin must fail, not reach out
         const userEnv: NodeJS.ProcessEnv = {
-            PATH: `${path.join(engineDir(), "bin")}:${process.env.PATH}`, HOME: home, PULUMI_SKIP_UPDATE_CHECK: "1",
+            PATH: `${path.join(work, "bin")}:${process.env.PATH}`, HOME: "/root", PULUMI_SKIP_UPDATE_CHECK: "1",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
             npm_config_cache: process.env.npm_config_cache ?? path.join(work, "npm-cache"), CI: "true",
         };
-        // /var/run/docker.sock is the suite's dockerd, in this command's own mount namespace
-        const wrap = 'mount -t tmpfs tmpfs /run && touch /run/docker.sock && mount --bind "$1" /run/docker.sock && cd "$2" && shift 2 && exec "$@"';
+        // In this command's own mount namespace, /var/run/docker.sock is the suite's dockerd and root's home
+        // is an empty folder (pulumi finds its home, and `login --local` its state, through the user's entry)
+        const wrap = 'mount -t tmpfs tmpfs /run && touch /run/docker.sock && mount --bind "$1" /run/docker.sock && ' +
+            'mount --bind "$3" /root && cd "$2" && shift 3 && exec "$@"';
         const inClone = (args: string[], extra: NodeJS.ProcessEnv = {}) => run("unshare", ["--mount", "--propagation", "private", "sh", "-c", wrap,
-            "sh", env.dockerHost.replace("unix://", ""), clone, ...args], { env: { ...userEnv, ...extra }, timeoutMs: 15 * 60_000 });
+            "sh", env.dockerHost.replace("unix://", ""), clone, home, ...args], { env: { ...userEnv, ...extra }, timeoutMs: 15 * 60_000 });
         const t = Date.now();
         const r = await inClone(["bash", "-euo", "pipefail", "-c", cmd]);
         console.log(`# README run command: ${Date.now() - t} ms`);
