@@ -20,14 +20,14 @@ function emptyProgram(dir: string): string {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
     fs.writeFileSync(path.join(dir, "index.ts"), "export const nothing = 0;\n");
-    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", skipLibCheck: true }, files: ["index.ts"] }));
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", skipLibCheck: true }, files: ["index.ts"] }));
     return dir;
 }
 
 function nodes(n: number): any[] {
-    // preview runs no command: these addresses are never dialled
+    // preview runs no command, so these are never dialled; loopback addresses all the same
     return Array.from({ length: n }, (_, i) => ({
-        name: `n${i}`, host: `10.213.1.${i + 1}`, runtime: ["docker", "containerd", "crio"][i % 3], privateKeyPath: env.sshKeyPath,
+        name: `n${i}`, host: `127.1.0.${i + 1}`, runtime: ["docker", "containerd", "crio"][i % 3], privateKeyPath: env.sshKeyPath,
     }));
 }
 
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     await dev.init();
     await dev.configure(devConfig());
     const first = await dev.up();
-    if (first.code !== 0) throw new Error(first.stderr);
+    if (first.code !== 0) throw new Error(`${first.stderr}\n${first.stdout.slice(-3000)}`);
     const empty = new Stack(work, "empty", emptyProgram(path.join(work, "src", "empty")));
     await empty.init();
     await empty.up();
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < REPS; rep++) {
         for (const which of rotate(["dev", "empty"], rep)) {
             const o = await (which === "dev" ? dev : empty).up();
-            if (o.code !== 0) throw new Error(o.stderr);
+            if (o.code !== 0) throw new Error(`${o.stderr}\n${o.stdout.slice(-3000)}`);
             (which === "dev" ? noop : floor).push(o.ms / 1000);
             if (which === "dev") changes += changed(o).length;
         }
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < REPS; rep++) {
         for (const n of rotate(NODE_COUNTS, rep)) {
             const p = await stacks.get(n)!.preview();
-            if (p.code !== 0) throw new Error(p.stderr);
+            if (p.code !== 0) throw new Error(`${p.stderr}\n${p.stdout.slice(-3000)}`);
             preview[n].push(p.ms / 1000);
         }
     }
@@ -81,10 +81,10 @@ async function main(): Promise<void> {
         for (const which of rotate(["up", "recipe"], rep)) {
             if (which === "up") {
                 const d = await dev.destroy();
-                if (d.code !== 0) throw new Error(d.stderr);
+                if (d.code !== 0) throw new Error(`${d.stderr}\n${d.stdout.slice(-3000)}`);
                 await removeVolume("bench-dev-data");
                 const o = await dev.up();
-                if (o.code !== 0) throw new Error(o.stderr);
+                if (o.code !== 0) throw new Error(`${o.stderr}\n${o.stdout.slice(-3000)}`);
                 cold.push(o.ms / 1000);
             } else {
                 const dir = fs.mkdtempSync(path.join(work, "recipe-"));

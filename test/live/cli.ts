@@ -111,8 +111,10 @@ export class Stack {
         return path.join(this.project, `Pulumi.${this.name}.yaml`);
     }
 
+    /** A CLI command on this stack (always named: stacks of one project share its folder). */
     async cli(args: string[], input?: string, timeoutMs = 15 * 60_000): Promise<Proc> {
-        return run("pulumi", [...args, "--non-interactive"], { env: this.env, cwd: this.project, input, timeoutMs });
+        const stackArgs = args[0] === "stack" && args[1] === "init" ? [] : ["--stack", this.name];
+        return run("pulumi", [...args, ...stackArgs, "--non-interactive"], { env: this.env, cwd: this.project, input, timeoutMs });
     }
 
     async must(args: string[], input?: string): Promise<Proc> {
@@ -143,7 +145,8 @@ export class Stack {
     start(args: string[]): { child: ChildProcess; eventLog: string; done: Promise<Outcome> } {
         const eventLog = path.join(this.eventDir, `${this.name}-${++this.runs}-${args[0]}.jsonl`);
         const t0 = Date.now();
-        const child = spawn("pulumi", [...args, "--non-interactive", "--event-log", eventLog], { env: this.env, cwd: this.project, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("pulumi", [...args, "--stack", this.name, "--non-interactive", "--event-log", eventLog],
+            { env: this.env, cwd: this.project, stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout!.on("data", (d) => (stdout += d));
@@ -210,7 +213,7 @@ export class Stack {
 
     /** Removes the stack and its state (resources must be gone already). */
     async remove(): Promise<void> {
-        await this.cli(["stack", "rm", "--yes", "--force", this.name]);
+        await this.cli(["stack", "rm", "--yes", "--force"]);
     }
 }
 
