@@ -4,8 +4,14 @@
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 ENGINE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJECT_DIR=$(cd "$ENGINE_DIR/../.." && pwd)
-# Third-party sources that the Go module proxy does not serve (unpacked into scratch dirs, never into the clone).
-ENGINE_SRC=${ENGINE_SRC:-$(cd "$PROJECT_DIR/.." && pwd)/shared/engine-src}
+# Third-party sources that the Go module proxy does not serve (unpacked into scratch dirs, never into the
+# clone): beside the project folder, or where this workplace keeps them for a clone made elsewhere.
+if [ -z "${ENGINE_SRC:-}" ]; then
+  for d in "$PROJECT_DIR/../shared/engine-src" /work/shared/engine-src; do
+    if [ -d "$d" ]; then ENGINE_SRC=$(cd "$d" && pwd); break; fi
+  done
+fi
+ENGINE_SRC=${ENGINE_SRC:-$PROJECT_DIR/../shared/engine-src}
 TOOLS_CACHE=${PRIVATE_REGISTRY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/private-registry/tools}
 mkdir -p "$TOOLS_CACHE"
 
