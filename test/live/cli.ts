@@ -210,11 +210,6 @@ export class Stack {
     locks(): string[] {
         return this.stateFiles().filter((f) => f.includes(`${path.sep}locks${path.sep}`) && f.endsWith(".json"));
     }
-
-    /** Removes the stack and its state (resources must be gone already). */
-    async remove(): Promise<void> {
-        await this.cli(["stack", "rm", "--yes", "--force"]);
-    }
 }
 
 export function outcome(p: Proc, eventLog: string): Outcome {

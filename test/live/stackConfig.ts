@@ -54,7 +54,10 @@ export interface LiveStack {
  * the suite names the volume, so that its checks find it.
  */
 export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: string[]; nodes?: string[] } = {}): LiveStack {
-    const { plain } = readStackFile(file);
+    const { plain, secureKeys } = readStackFile(file);
+    if (secureKeys.length) {
+        throw new Error(`${file}: the suite cannot decrypt its secure values (${secureKeys.join(", ")}); give them in plain text in a stack file for tests`);
+    }
     const cfg: Record<string, any> = { ...plain };
     const hostname: string = cfg.hostname ?? "127.0.0.1";
     const port = Number(cfg.port ?? 5000);
