@@ -129,6 +129,10 @@ cgroupsPerQOS: false
 enforceNodeAllocatable: []
 containerRuntimeEndpoint: unix://$K8S_DIR/containerd/containerd.sock
 podLogsDir: $K8S_DIR/pods
+# the host's disk is shared with everything else on this machine: evict nothing for its sake
+evictionHard: {memory.available: "50Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%", imagefs.inodesFree: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
 authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
 authorization: {mode: AlwaysAllow}
 EOF
