@@ -116,11 +116,6 @@ export async function skopeo(args: string[], env: LiveEnv): Promise<{ stdout: st
     return run("skopeo", args, { env: { ...process.env, DOCKER_HOST: env.dockerHost }, timeoutMs: 120_000 });
 }
 
-/** The PID a node's containerd runs as now. */
-export function containerdPid(node: LiveNode): number {
-    return Number(fs.readFileSync(node.containerdPidFile!, "utf8").trim());
-}
-
 /** A kubelet-style pull: CRI ImageService/PullImage on a containerd socket, with the pull secret's login. */
 export async function criPull(socket: string, image: string, username: string, password: string): Promise<string> {
     /* eslint-disable @typescript-eslint/no-require-imports */
