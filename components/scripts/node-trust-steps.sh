@@ -12,7 +12,10 @@ function val(s) { sub(/^[^=]*=[[:space:]]*/, "", s); sub(/[[:space:]]*(#.*)?$/, 
 system_trust() { # system_trust <file under CA_DIR>
   command -v update-ca-certificates >/dev/null || fail "system trust $1" "update-ca-certificates not found (install ca-certificates, or turn system trust off)"
   put "$1" whole "$(ca_pem)"
-  if ((CHANGED)); then need ca "installed $1"; fi
+  # the store's link for it is missing too when a run was cut short after the write, before the rebuild
+  local link
+  link="/etc/ssl/certs/$(basename -- "${1%.crt}").pem"
+  if ((CHANGED)) || [[ ! -e $link ]]; then need ca "installed $1"; fi
 }
 
 daemon_json() { # daemon_json add|remove <file or "">: prints the edited JSON; exit 3 = nothing to do
