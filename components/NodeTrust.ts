@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NodeSettings } from "./config";
-import { nodeCommand, nodeTrustScript } from "./nodeScripts";
+import { MirrorOptions, nodeCommand, nodeTrustScript } from "./nodeScripts";
 
 export interface NodeTrustArgs {
     node: NodeSettings;
@@ -12,6 +12,8 @@ export interface NodeTrustArgs {
     caCertPem: pulumi.Input<string>;
     /** Marker for what this stack writes on a node (file names, /etc/hosts comment). */
     id: string;
+    /** The pull-through mirror this node pulls `upstream` images through, if any. */
+    mirror?: MirrorOptions;
 }
 
 /**
@@ -38,6 +40,8 @@ export class NodeTrust extends pulumi.ComponentResource {
             containerdConfigFile: node.containerdConfigFile,
             containerdRestartCommand: node.containerdRestartCommand,
             dockerRestartCommand: node.dockerRestartCommand,
+            mirror: args.mirror,
+            reloadCommand: node.mirrorReloadCommand,
             id: args.id,
         }));
         this.command = new command.remote.Command(`${name}-trust`, {

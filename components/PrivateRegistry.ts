@@ -34,6 +34,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly certificate: RegistryCertificate;
     public readonly credentials: RegistryCredentials;
     public readonly server: RegistryServer;
+    /** The pull-through cache of `mirror.upstream`, when configured: `host:port`, and its container. */
+    public readonly mirrorAddress?: string;
+    public readonly mirror?: RegistryServer;
     public readonly nodes: NodeTrust[];
     public readonly pullSecret?: PullSecret;
     public readonly images?: ServiceImages;
@@ -58,9 +61,23 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
             htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
         }, { parent: this });
+        const m = s.mirror;
+        if (m) {
+            // the same engine, image, certificate and settings; no login, its own port and cache volume
+            this.mirrorAddress = registryAddress(s.hostname, m.port);
+            this.mirror = new RegistryServer(`${name}-mirror`, {
+                dockerHost: s.dockerHost, image: s.image, shared: { provider: this.server.provider, imageId: this.server.imageId },
+                containerName: m.containerName, port: m.port, bindAddresses: m.bindAddresses, dataVolume: m.dataVolume,
+                certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
+                proxy: { remoteUrl: m.remoteUrl, username: m.username, password: m.password },
+                minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
+            }, { parent: this });
+        }
+        const mirrorFor = this.mirrorAddress && m ? { address: this.mirrorAddress, upstream: m.upstream, upstreamUrl: m.remoteUrl } : undefined;
         this.nodes = s.nodes.map((node) => new NodeTrust(`${name}-node-${node.name}`, {
             node, registry: this.address, hostname: s.hostname, caCertPem: this.certificate.caCertPem, id: args.id,
-        }, { parent: this }));
+            mirror: node.useMirror ? mirrorFor : undefined,
+        }, { parent: this, dependsOn: this.mirror ? this.mirror.containers : [] }));
         if (s.kubernetes) {
             this.pullSecret = new PullSecret(`${name}-k8s`, {
                 kubernetes: s.kubernetes, registry: this.address, dockerConfigJson: this.credentials.dockerConfigJson,

@@ -8,8 +8,10 @@ export interface RegistryServerArgs {
     dockerHost: string;
     /** Extra ssh options for an ssh:// docker host. */
     dockerSshOpts?: string[];
-    /** Registry image reference, pulled with RemoteImage. */
+    /** Registry image reference, pulled with RemoteImage (registry:2.x and registry:3.x both work)… */
     image: string;
+    /** …or another RegistryServer's engine and image, for a second registry beside it. */
+    shared?: { provider: docker.Provider; imageId: pulumi.Input<string> };
     containerName: string;
     /** Published port on each bind address. */
     port: number;
@@ -20,7 +22,10 @@ export interface RegistryServerArgs {
     dataHostPath?: string;
     certPem: pulumi.Input<string>;
     privateKeyPem: pulumi.Input<string>;
-    htpasswd: pulumi.Input<string>;
+    /** The login file; without it the registry has no login (the pull-through mirror, read-only). */
+    htpasswd?: pulumi.Input<string>;
+    /** Pull-through cache mode: what it caches, and the upstream login if any. */
+    proxy?: ProxySettings;
     minTlsVersion: TlsVersion;
     logLevel: string;
 }
@@ -46,12 +51,26 @@ export const HEALTHCHECK = [
     ` || wget -q -O /dev/null http://${DEBUG_ADDR}/debug/health`,
 ];
 
-/** The registry's REGISTRY_* settings, as the seed recipe gives them plus the TLS minimum and log level. */
-export function registryEnv(minTlsVersion: TlsVersion, logLevel: string): string[] {
+export interface ProxySettings {
+    remoteUrl: string;
+    username?: string;
+    password?: pulumi.Input<string>;
+}
+
+/**
+ * The registry's settings as environment variables, the same on the registry:2 and registry:3 lines:
+ * the seed recipe's REGISTRY_* plus the TLS minimum and log level, and what the two lines' images
+ * default differently, pinned: delete stays off (3's config turns it on), traces are not exported
+ * (3 sends them to localhost:4318 unless told not to). Each line reads its own config file path
+ * (2: /etc/docker/registry/config.yml, 3: /etc/distribution/config.yml); these override either.
+ */
+export function registryEnv(minTlsVersion: TlsVersion, logLevel: string, mode: { auth: boolean; proxy?: { remoteUrl: string; username?: string } } = { auth: true }): string[] {
     return [
-        "REGISTRY_AUTH=htpasswd",
-        "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm",
-        `REGISTRY_AUTH_HTPASSWD_PATH=${HTPASSWD}`,
+        ...(mode.auth ? ["REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm", `REGISTRY_AUTH_HTPASSWD_PATH=${HTPASSWD}`] : []),
+        ...(mode.proxy ? [`REGISTRY_PROXY_REMOTEURL=${mode.proxy.remoteUrl}`] : []),
+        ...(mode.proxy?.username !== undefined ? [`REGISTRY_PROXY_USERNAME=${mode.proxy.username}`] : []),
+        "REGISTRY_STORAGE_DELETE_ENABLED=false",
+        "OTEL_TRACES_EXPORTER=none",
         `REGISTRY_HTTP_ADDR=0.0.0.0:${LISTEN_PORT}`,
         `REGISTRY_HTTP_TLS_CERTIFICATE=${CERT}`,
         `REGISTRY_HTTP_TLS_KEY=${KEY}`,
@@ -94,12 +113,14 @@ export class RegistryServer extends pulumi.ComponentResource {
         const problem = dockerContextProblem();
         if (problem) throw new pulumi.ResourceError(problem, this);
         // explicit, so nothing silently targets DOCKER_HOST
-        this.provider = new docker.Provider(`${name}-docker`, {
+        this.provider = args.shared?.provider ?? new docker.Provider(`${name}-docker`, {
             host: args.dockerHost,
             ...(args.dockerSshOpts?.length ? { sshOpts: args.dockerSshOpts } : {}),
         }, { parent: this });
         const childOpts = { parent: this, provider: this.provider };
-        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts);
+        const imageId = args.shared
+            ? pulumi.output(args.shared.imageId)
+            : new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts).imageId;
         const volume = args.dataVolume !== undefined
             ? new docker.Volume(`${name}-data`, { name: args.dataVolume }, { ...childOpts, retainOnDelete: true })
             : undefined;
@@ -112,10 +133,14 @@ export class RegistryServer extends pulumi.ComponentResource {
         // certificate, the htpasswd and the HTTP secret, as replicas of one registry do.
         this.containers = args.bindAddresses.map((ip, i) => new docker.Container(i === 0 ? `${name}-container` : `${name}-container-${ip}`, {
             name: i === 0 ? args.containerName : `${args.containerName}-${ip.replace(/[.:]/g, "-")}`,
-            image: image.imageId,
+            image: imageId,
             restart: "always",
             networkMode: "bridge",
-            envs: pulumi.secret(httpSecret.result.apply((s) => [...registryEnv(args.minTlsVersion, args.logLevel), `REGISTRY_HTTP_SECRET=${s}`])),
+            envs: pulumi.secret(pulumi.all([httpSecret.result, args.proxy?.password]).apply(([s, upstreamPassword]) => [
+                ...registryEnv(args.minTlsVersion, args.logLevel, { auth: args.htpasswd !== undefined, proxy: args.proxy }),
+                ...(upstreamPassword !== undefined ? [`REGISTRY_PROXY_PASSWORD=${upstreamPassword}`] : []),
+                `REGISTRY_HTTP_SECRET=${s}`,
+            ])),
             ports: [{ internal: LISTEN_PORT, external: args.port, ip, protocol: "tcp" }],
             volumes: [volume
                 ? { volumeName: volume.name, containerPath: DATA }
@@ -123,7 +148,7 @@ export class RegistryServer extends pulumi.ComponentResource {
             uploads: [
                 { file: CERT, content: args.certPem, permissions: "0644" },
                 { file: KEY, content: pulumi.secret(args.privateKeyPem), permissions: "0600" },
-                { file: HTPASSWD, content: pulumi.secret(args.htpasswd), permissions: "0600" },
+                ...(args.htpasswd !== undefined ? [{ file: HTPASSWD, content: pulumi.secret(args.htpasswd), permissions: "0600" }] : []),
             ],
             healthcheck: { tests: HEALTHCHECK, interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" },
             wait: true,
@@ -139,7 +164,7 @@ export class RegistryServer extends pulumi.ComponentResource {
         }));
         this.container = this.containers[0];
         this.containerName = this.container.name;
-        this.imageId = image.imageId;
+        this.imageId = imageId;
         this.volumeName = volume ? volume.name : pulumi.output(undefined);
         this.registerOutputs({ containerName: this.containerName, imageId: this.imageId, volumeName: this.volumeName });
     }

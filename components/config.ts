@@ -16,9 +16,16 @@ export type TlsVersion = TlsSettings["minVersion"];
 /** A node's key arrives in `privateKey` whichever key gave it. */
 export type NodeSettings = Omit<Settings["nodes"][number], "privateKeyPath">;
 export type KubernetesSettings = NonNullable<Settings["kubernetes"]>;
+/** The mirror with every default worked out (`bindAddress` as the list `bindAddresses`). */
+export type MirrorSettings = Omit<NonNullable<Settings["mirror"]>, "bindAddress"> & { bindAddresses: string[] };
 export type ServiceSettings = Settings["services"][number];
 /** The checked configuration; `bindAddress` (one address or a list) becomes the list `bindAddresses`. */
-export type RegistrySettings = Omit<Settings, "bindAddress" | "nodes"> & { bindAddresses: string[]; nodes: NodeSettings[] };
+export type RegistrySettings = Omit<Settings, "bindAddress" | "nodes" | "mirror"> & { bindAddresses: string[]; nodes: NodeSettings[]; mirror?: MirrorSettings };
+
+/** Docker Hub as image names spell it, and where its registry API is. */
+export const DOCKER_HUB = "docker.io";
+export const DOCKER_HUB_URL = "https://registry-1.docker.io";
+const WILDCARDS = ["0.0.0.0", "::"];
 
 /** Every top-level key, in the schema's order. */
 export const CONFIG_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
@@ -61,7 +68,8 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
         s.dataVolume = undefined;
     }
     checkTls(r, s);
-    const nodes = s.nodes.map((n) => checkNode(r, n));
+    const mirror = checkMirror(r, s);
+    const nodes = s.nodes.map((n) => checkNode(r, n, mirror));
     checkDuplicateNodes(r, nodes, s.nodes.map((n) => r.where.get(n)!.path));
     if (s.kubernetes && s.kubernetes.kubeconfig === undefined && s.kubernetes.context === undefined) {
         r.fail("kubernetes", "needs kubernetes.kubeconfig (path or content) or kubernetes.context; remove the kubernetes key to switch Kubernetes off");
@@ -73,7 +81,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
     });
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     const { bindAddress, ...rest } = s;
-    return { ...rest, bindAddresses: bindAddress, nodes };
+    return { ...rest, bindAddresses: bindAddress, nodes, mirror };
 }
 
 function checkTls(r: Reader, s: Settings): void {
@@ -117,7 +125,29 @@ function checkOwnCertificate(r: Reader, [certPem, keyPem, caPem]: string[], name
     }
 }
 
-function checkNode(r: Reader, n: Settings["nodes"][number]): NodeSettings {
+function checkMirror(r: Reader, s: Settings): MirrorSettings | undefined {
+    const m = s.mirror;
+    if (!m) return undefined;
+    const { bindAddress, ...rest } = m;
+    m.remoteUrl ??= m.upstream === DOCKER_HUB ? DOCKER_HUB_URL : `https://${m.upstream}`;
+    if (m.port === 0) m.port = s.port < 65535 ? s.port + 1 : s.port - 1;
+    if (m.port === s.port) r.fail("mirror.port", `must differ from private-registry:port (both are ${s.port})`);
+    const addresses = bindAddress.length ? bindAddress : s.bindAddress;
+    const open = addresses.filter((a) => WILDCARDS.includes(a));
+    if (open.length) {
+        r.fail(bindAddress.length ? "mirror.bindAddress" : "bindAddress",
+            `${open.join(", ")} would publish the mirror, which has no login, on every interface; give mirror.bindAddress the private addresses the nodes reach`);
+    }
+    m.containerName ??= `${s.containerName}-mirror`;
+    m.dataVolume ??= `${m.containerName}-data`;
+    r.check("mirror.containerName", m.containerName, DOCKER_NAME, true);
+    r.check("mirror.dataVolume", m.dataVolume, DOCKER_NAME, true);
+    if (m.dataVolume === s.dataVolume) r.fail("mirror.dataVolume", `must differ from the registry's volume ${s.dataVolume}`);
+    if ((m.username === undefined) !== (m.password === undefined)) r.fail("mirror.username", "and mirror.password go together: give both, or neither for anonymous pulls");
+    return { ...rest, remoteUrl: m.remoteUrl, port: m.port, containerName: m.containerName, dataVolume: m.dataVolume, bindAddresses: addresses };
+}
+
+function checkNode(r: Reader, n: Settings["nodes"][number], mirror: MirrorSettings | undefined): NodeSettings {
     const { path, index } = r.where.get(n)!;
     const { privateKeyPath: keyPath, ...node } = n;
     if (node.name === undefined) {
@@ -138,6 +168,10 @@ function checkNode(r: Reader, n: Settings["nodes"][number]): NodeSettings {
     if (node.insecureRegistry && node.runtime !== "docker") {
         r.fail(`${path}.insecureRegistry`, `applies to runtime docker only (this node's runtime is ${node.runtime})`);
     }
+    if (mirror && node.useMirror && node.runtime === "docker" && mirror.upstream !== DOCKER_HUB) {
+        r.fail(`${path}.useMirror`, `cannot be true on a docker node with mirror.upstream ${mirror.upstream}: dockerd mirrors Docker Hub only (set it false for this node)`);
+    }
+    node.mirrorReloadCommand ??= { docker: "systemctl reload docker", crio: "systemctl reload crio" }[node.runtime as string] ?? "true";
     return { ...node, privateKey: key ?? "" };
 }
 

@@ -12,6 +12,16 @@ export type NodeRuntime = "docker" | "containerd" | "crio" | "none";
 /** Every accepted {@link NodeRuntime}, for config validation and messages. */
 export const NODE_RUNTIMES: readonly NodeRuntime[] = Object.freeze(["docker", "containerd", "crio", "none"] as const);
 
+/** A pull-through mirror a node pulls `upstream` images through. */
+export interface MirrorOptions {
+    /** "host:port" of the mirror; the host is the registry's, so the registry's CA covers it. */
+    address: string;
+    /** The registry it caches, as image names spell it: "docker.io". */
+    upstream: string;
+    /** The upstream's own API endpoint, containerd's fallback: "https://registry-1.docker.io". */
+    upstreamUrl: string;
+}
+
 /** Inputs of {@link nodeTrustScript}. Strings from user config are validated before they reach bash. */
 export interface NodeScriptOptions {
     /** "host:port" (or "host") exactly as clients address the registry, e.g. "docker.registry.com:5000". */
@@ -33,6 +43,10 @@ export interface NodeScriptOptions {
     containerdRestartCommand: string;
     /** Normally "systemctl restart docker". Runs only when daemon.json changed. */
     dockerRestartCommand: string;
+    /** Opt-in: pull `mirror.upstream` images through this mirror. */
+    mirror?: MirrorOptions;
+    /** Makes docker or CRI-O re-read their mirror settings (no restart): "systemctl reload docker". */
+    reloadCommand?: string;
     /** Marker such as "private-registry-dev" ([a-z0-9-]); names the state dir, trust file and /etc/hosts marker. */
     id: string;
 }
@@ -85,8 +99,17 @@ function validate(o: NodeScriptOptions): void {
     if (!ABS_PATH_RE.test(o.containerdConfigFile) || o.containerdConfigFile.split("/").includes("..")) {
         bad("containerdConfigFile", o.containerdConfigFile, "expected an absolute path");
     }
-    for (const key of ["containerdRestartCommand", "dockerRestartCommand"] as const) {
-        if (o[key].trim() === "" || o[key].includes("\0")) bad(key, o[key], "expected a non-empty command");
+    for (const key of ["containerdRestartCommand", "dockerRestartCommand", "reloadCommand"] as const) {
+        const v = o[key] ?? "true";
+        if (v.trim() === "" || v.includes("\0")) bad(key, v, "expected a non-empty command");
+    }
+    if (o.mirror) {
+        const mm = /^([^:]+):(\d{1,5})$/.exec(o.mirror.address);
+        if (!mm || mm[1] !== o.hostname || +mm[2] < 1 || +mm[2] > 65535) bad("mirror.address", o.mirror.address, `expected ${o.hostname}:<port>`);
+        if (o.mirror.address === o.registry) bad("mirror.address", o.mirror.address, "must differ from the registry's address");
+        if (!/^[a-z0-9.-]+(?::\d{1,5})?$/i.test(o.mirror.upstream)) bad("mirror.upstream", o.mirror.upstream, "expected a registry host such as docker.io");
+        if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/.test(o.mirror.upstreamUrl)) bad("mirror.upstreamUrl", o.mirror.upstreamUrl, "expected http(s)://host[:port]");
+        if (o.runtime === "docker" && o.mirror.upstream !== "docker.io") bad("mirror.upstream", o.mirror.upstream, "dockerd mirrors docker.io only");
     }
 }
 
@@ -108,16 +131,24 @@ function scriptBody(): string {
 export function nodeTrustScript(o: NodeScriptOptions): string {
     validate(o);
     const pem = normalizePem(o.caPem);
+    const m = o.mirror;
     const runtimeItem: Record<NodeRuntime, string | undefined> = {
         docker: `put ${q(`/etc/docker/certs.d/${o.registry}/ca.crt`)} whole "$(ca_pem)"`,
         crio: `put ${q(`/etc/containers/certs.d/${o.registry}/ca.crt`)} whole "$(ca_pem)"`,
         containerd: "containerd_trust",
         none: undefined,
     };
+    const mirrorItems: Record<NodeRuntime, (string | undefined)[]> = m ? {
+        docker: [`put ${q(`/etc/docker/certs.d/${m.address}/ca.crt`)} whole "$(ca_pem)"`],
+        crio: [`put ${q(`/etc/containers/certs.d/${m.address}/ca.crt`)} whole "$(ca_pem)"`, "crio_mirror"],
+        containerd: [], // containerd_trust writes the upstream's hosts.toml
+        none: [],
+    } : { docker: [], crio: [], containerd: [], none: [] };
     const items = [
         runtimeItem[o.runtime],
+        ...mirrorItems[o.runtime],
+        o.runtime === "docker" && (o.insecureRegistry || m) ? "docker_json" : undefined,
         o.systemTrust ? `system_trust ${q(`/usr/local/share/ca-certificates/${o.id}-${o.registry.replace(":", "_")}.crt`)}` : undefined,
-        o.insecureRegistry ? "docker_insecure" : undefined,
         // Always called: with '' it drops a line an earlier run added.
         `hosts_line ${q(o.hostsAddress === undefined ? "" : `${o.hostsAddress} ${o.hostname} # ${o.id}`)}`,
     ].filter((l): l is string => l !== undefined);
@@ -134,6 +165,13 @@ CTD_CONFIG=${q(o.containerdConfigFile)}
 CTD_RESTART=${q(o.containerdRestartCommand)}
 # shellcheck disable=SC2016
 DOCKER_RESTART=${q(o.dockerRestartCommand)}
+# shellcheck disable=SC2016
+RELOAD=${q(o.reloadCommand ?? "true")}
+INSECURE=${o.insecureRegistry ? 1 : 0}
+# The pull-through mirror of UPSTREAM, or '' for none.
+MIRROR=${q(m?.address ?? "")}
+UPSTREAM=${q(m?.upstream ?? "")}
+UPSTREAM_URL=${q(m?.upstreamUrl ?? "")}
 
 ca_pem() {
   cat <<'PRIVATE_REGISTRY_CA_PEM'

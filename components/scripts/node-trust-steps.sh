@@ -2,6 +2,9 @@
 # Node trust for a private registry, part 2 of 2: the steps create_items calls, one per kind of file,
 # and main. Follows node-trust.sh in the script components/nodeScripts.ts sends (see there).
 DAEMON_JSON=/etc/docker/daemon.json
+DOCKER_ENTRIES="$STATE/$REGISTRY.daemon-json-entries"   # what this stack added to daemon.json
+DOCKER_WANT=()
+CRIO_DROPIN="/etc/containers/registries.conf.d/50-$ID-mirror.conf"
 CTD_DEFAULT_DIR=/etc/containerd/certs.d
 HOSTS_WANT=''
 TOML_FN='
@@ -18,28 +21,46 @@ system_trust() { # system_trust <file under CA_DIR>
   if ((CHANGED)) || [[ ! -e $link ]]; then need ca "installed $1"; fi
 }
 
-daemon_json() { # daemon_json add|remove <file or "">: prints the edited JSON; exit 3 = nothing to do
+daemon_json() { # daemon_json add|expect|remove <file or "">: prints the edited JSON; exit 3 = nothing to do
+  # add: the file without the entries recorded as ours, plus this run's (DOCKER_WANT); the ones it had to
+  # add go to $DOCKER_ENTRIES.new. expect: the file plus the recorded entries. remove: the file without them.
   python3 -c '
 import json, sys
-mode, path, reg = sys.argv[1:4]
-try:
-    with open(path) as f:
-        text = f.read()
-except FileNotFoundError:
-    text = ""
+mode, path, entries, *want = sys.argv[1:]
+def load(p):
+    try:
+        with open(p) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+text = load(path)
 cfg = json.loads(text) if text.strip() else {}
 if not isinstance(cfg, dict):
     sys.exit(path + ": not a JSON object")
-regs = cfg.get("insecure-registries") or []
-if (reg in regs) == (mode == "add"):
+ours = [tuple(l.split("\t", 1)) for l in load(entries).splitlines() if "\t" in l]
+before = json.dumps(cfg, sort_keys=True)
+def drop(k, v):
+    rest = [x for x in cfg.get(k) or [] if x != v]
+    if rest:
+        cfg[k] = rest
+    else:
+        cfg.pop(k, None)
+def add(k, v):
+    if v not in (cfg.get(k) or []):
+        cfg[k] = (cfg.get(k) or []) + [v]
+for k, v in ours:
+    (add if mode == "expect" else drop)(k, v)
+if mode == "add":
+    pairs = list(zip(want[0::2], want[1::2]))
+    added = [(k, v) for k, v in pairs if v not in (cfg.get(k) or [])]
+    for k, v in pairs:
+        add(k, v)
+    with open(entries + ".new", "w") as f:
+        f.write("".join(k + "\t" + v + "\n" for k, v in added))
+if mode != "expect" and json.dumps(cfg, sort_keys=True) == before:
     sys.exit(3)
-rest = regs + [reg] if mode == "add" else [r for r in regs if r != reg]
-if rest:
-    cfg["insecure-registries"] = rest
-else:
-    del cfg["insecure-registries"]
 print(json.dumps(cfg, indent=2))
-' "$1" "$2" "$REGISTRY"
+' "$1" "$2" "$DOCKER_ENTRIES" ${DOCKER_WANT[@]+"${DOCKER_WANT[@]}"}
 }
 
 ctd_info() { # ctd_info <file>: sets CTD_SEC (registry section), CTD_PLUGIN, CTD_CUR (config_path), CTD_CONFLICT
@@ -62,14 +83,21 @@ ctd_info() { # ctd_info <file>: sets CTD_SEC (registry section), CTD_PLUGIN, CTD
     END { printf "%d\t%s\n", bad, path }' "$f")
 }
 
-ctd_edit() { # ctd_edit <file or "">: the file with config_path enabled (deterministic, so delete can recompute it)
-  local f=$1
+ctd_dir() { # the one directory config_path should name, after ctd_info: the first of a colon list, or the default
+  local d=${CTD_CUR%%:*}
+  d=${d%/}
+  printf '%s' "${d:-$CTD_DEFAULT_DIR}"
+}
+
+ctd_edit() { # ctd_edit <file or "">: the file with config_path set to one directory (deterministic, so delete can recompute it)
+  local f=$1 dir
   ctd_info "$f"
+  dir=$(ctd_dir)
   if [[ ! -e $f ]]; then
-    printf 'version = 2\n\n[%s]\n  config_path = "%s"\n' "$CTD_SEC" "$CTD_DEFAULT_DIR"
+    printf 'version = 2\n\n[%s]\n  config_path = "%s"\n' "$CTD_SEC" "$dir"
     return 0
   fi
-  awk -v sec="$CTD_SEC" -v dir="$CTD_DEFAULT_DIR" "$TOML_FN"'
+  awk -v sec="$CTD_SEC" -v dir="$dir" "$TOML_FN"'
     FNR == 1 { cur = "" }
     FNR == NR { if (/^[[:space:]]*\[/) cur = hdr($0); else if (cur == sec && /^[[:space:]]*config_path[[:space:]]*=/) has = 1; next }
     /^[[:space:]]*\[/ {
@@ -87,13 +115,12 @@ containerd_trust() {
   DESIRED+=("$cfg")
   STEP="read $cfg"
   ctd_info "$cfg"
-  dir=${CTD_CUR%%:*}
-  dir=${dir%/}
-  if [[ -n $dir ]]; then
+  dir=$(ctd_dir)
+  # A colon list (containerd 2.2+ defaults to one) is ignored by the CRI plugin's pulls: one directory only.
+  if [[ -n $CTD_CUR && $CTD_CUR != *:* ]]; then
     say unchanged "$cfg"
   else
     ((CTD_CONFLICT == 0)) || fail "enable config_path in $cfg" "registry.mirrors or registry.configs.*.tls is set, which containerd refuses together with config_path; move them to hosts.toml first"
-    dir=$CTD_DEFAULT_DIR
     STEP="edit $cfg"
     new=$(ctd_edit "$cfg")
     # A second check with a real TOML parser, where there is one: an odd layout must not leave containerd unable to start.
@@ -109,21 +136,60 @@ sys.exit(str(c["plugins"][sys.argv[1]]["registry"]["config_path"]).split(":")[0]
   fi
   put "$dir/$REGISTRY/ca.crt" whole "$(ca_pem)"
   put "$dir/$REGISTRY/hosts.toml" whole "$(hosts_toml "$dir/$REGISTRY")"
+  # the mirror first, for pull and resolve; the upstream itself (server) when the mirror fails
+  if [[ -n $MIRROR ]]; then put "$dir/$UPSTREAM/hosts.toml" whole "$(mirror_hosts_toml "$dir")"; fi
 }
 
-docker_insecure() {
-  local new
-  command -v python3 >/dev/null || fail "insecure-registries in $DAEMON_JSON" "python3 is required to edit the JSON (install it, or turn insecureRegistry off)"
+mirror_hosts_toml() { # mirror_hosts_toml <config_path dir>: the mirror's certificate is the registry's
+  cat <<EOT
+server = "$UPSTREAM_URL"
+
+[host."https://$MIRROR"]
+  capabilities = ["pull", "resolve"]
+  ca = "$1/$REGISTRY/ca.crt"
+EOT
+}
+
+crio_mirror() { # a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah): the mirror, then the upstream
+  put "$CRIO_DROPIN" whole "$(cat <<EOT
+# private-registry ($ID): pull $UPSTREAM images through the mirror $MIRROR first.
+[[registry]]
+prefix = "$UPSTREAM"
+location = "$UPSTREAM"
+
+[[registry.mirror]]
+location = "$MIRROR"
+EOT
+)"
+  if ((CHANGED)); then need reload "wrote $CRIO_DROPIN"; fi
+}
+
+docker_json() { # daemon.json: registry-mirrors for the mirror, insecure-registries for the opt-in
+  local new rc=0
+  command -v python3 >/dev/null || fail "edit $DAEMON_JSON" "python3 is required to edit the JSON (install it, or turn the mirror and insecureRegistry off)"
   DESIRED+=("$DAEMON_JSON")
-  STEP="add $REGISTRY to insecure-registries in $DAEMON_JSON"
-  if new=$(daemon_json add "$DAEMON_JSON"); then
-    need docker "added $REGISTRY to insecure-registries in $DAEMON_JSON"
+  if ((INSECURE)); then DOCKER_WANT+=(insecure-registries "$REGISTRY"); fi
+  if [[ -n $MIRROR ]]; then DOCKER_WANT+=(registry-mirrors "https://$MIRROR"); fi
+  STEP="edit $DAEMON_JSON"
+  mkdir -p -- "$STATE"
+  new=$(daemon_json add "$DAEMON_JSON") || rc=$?
+  if ((rc == 0)); then
+    local i why=''
+    for ((i = 0; i < ${#DOCKER_WANT[@]}; i += 2)); do why+="${why:+, }added ${DOCKER_WANT[i + 1]} to ${DOCKER_WANT[i]}"; done
+    why="${why:-took out the entries of $ID} in $DAEMON_JSON"
+    # insecure-registries was always applied by a restart; registry-mirrors needs only a reload (SIGHUP)
+    if ((INSECURE)) || grep -q '^insecure-registries' "$DOCKER_ENTRIES" 2>/dev/null; then
+      need docker "$why"
+    else
+      need reload "$why"
+    fi
     put "$DAEMON_JSON" docker "$new"
-  elif (($? == 3)); then
+  elif ((rc == 3)); then
     say unchanged "$DAEMON_JSON"
   else
     fail "$STEP" "python3 could not edit it (is it valid JSON?)"
   fi
+  mv -f -- "$DOCKER_ENTRIES.new" "$DOCKER_ENTRIES"
 }
 
 hosts_line() { # hosts_line <line or "">: our marked line becomes exactly this (or goes away)
@@ -184,6 +250,7 @@ main() {
   settle ca "updated: system CA bundle" update-ca-certificates
   settle containerd "restarted: containerd" "$CTD_RESTART"
   settle docker "restarted: docker" "$DOCKER_RESTART"
+  settle reload "reloaded: the runtime's mirror settings" "$RELOAD"
   if [[ $mode == delete ]]; then
     STEP="remove $MANIFEST"
     rm -f -- "$MANIFEST"

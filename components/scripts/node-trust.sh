@@ -119,7 +119,7 @@ undo() { # undo <kind> <path> <new|orig> <how>: sets UNDONE=1 when the entry is 
     if [[ $existed == orig ]]; then src=$bk; else src=''; fi
     case $how in
       ctd) expect=$(ctd_edit "$src") ;;
-      docker) expect=$(daemon_json add "$src") || true ;;
+      docker) expect=$(daemon_json expect "$src") || true ;;
     esac
   fi
   if [[ $how == whole ]] || same "$path" "$expect"; then
@@ -129,8 +129,8 @@ undo() { # undo <kind> <path> <new|orig> <how>: sets UNDONE=1 when the entry is 
       STEP="remove $path"; rm -f -- "$path"; say removed "$path"
     fi
   elif [[ $how == docker ]]; then
-    # Edited since create: take out only our entry.
-    STEP="remove $REGISTRY from insecure-registries in $path"
+    # Edited since create: take out only our entries.
+    STEP="remove this stack's entries from $path"
     if out=$(daemon_json remove "$path"); then emit "$out" > "$path"; say changed "$path"
     elif (($? != 3)); then fail "$STEP" "python3 could not edit it"; fi
   else
@@ -140,8 +140,11 @@ undo() { # undo <kind> <path> <new|orig> <how>: sets UNDONE=1 when the entry is 
   fi
   case $how in
     ctd) need containerd "restored $path" ;;
-    docker) need docker "restored $path" ;;
+    docker)
+      if grep -q '^insecure-registries' "$DOCKER_ENTRIES" 2>/dev/null; then need docker "restored $path"; else need reload "restored $path"; fi
+      rm -f -- "$DOCKER_ENTRIES" ;;
   esac
+  if [[ $path == "$CRIO_DROPIN" ]]; then need reload "removed $path"; fi
   # Plain update-ca-certificates leaves the removed cert's links in /etc/ssl/certs; --fresh rebuilds them.
   if [[ $path == "$CA_DIR"/* ]]; then need ca-fresh "removed $path"; fi
 }

@@ -9,6 +9,8 @@
 #                      PULUMI_HOME holding every plugin; plugins are never put on PATH)
 #   build.sh cluster   last line: a dir whose bin/ has kube-apiserver, kube-controller-manager,
 #                      kubelet, containerd, ctr and containerd-shim-runc-v2
+#   build.sh registry  last line: a dir with bin/registry (distribution v3, static) and the module's
+#                      cmd/registry/config-dev.yml, for the live suite's registry:3 image
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +20,8 @@ flock 8
 KUBE_VERSION=1.37.2
 CONTAINERD_VERSION=2.4.2
 LANGUAGE_HOST_COMMIT=1b5949891b3c
+# the registry:3 line the program's default image pins (components/configSchema.ts)
+DISTRIBUTION_VERSION=3.1.2
 
 # shellcheck disable=SC2016 # the JavaScript is in single quotes on purpose
 pin() { # the exact version package.json pins for an npm package
@@ -33,6 +37,11 @@ if [ "${1:-}" = cluster ]; then
   mkdir -p "$dir/bin"
   ln -sfn "$kube"/bin/* "$ctrd"/bin/* "$dir/bin/"
   printf '%s\n' "$dir"
+  exit 0
+fi
+
+if [ "${1:-}" = registry ]; then
+  cached distribution "$DISTRIBUTION_VERSION" distribution
   exit 0
 fi
 

@@ -5,6 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { describe, it } from "node:test";
+import { SCHEMA } from "../../components/configSchema";
 import { engineDir, run } from "./cli";
 import { httpsGet, loadEnv } from "./support";
 
@@ -33,7 +34,7 @@ async function userMachine(name: string) {
     // as `pulumi plugin install` leaves them (hard links: no copy of the large binaries)
     execFileSync("cp", ["-al", path.join(engineDir(), "home", "plugins"), path.join(home, ".pulumi", "plugins")]);
     // the default image name, loaded from the locally built one (nothing can be pulled here)
-    assert.equal((await run("docker", ["-H", env.dockerHost, "tag", env.registryImage, "registry:2.8.3"])).code, 0);
+    assert.equal((await run("docker", ["-H", env.dockerHost, "tag", env.registryImage, SCHEMA.image.default])).code, 0);
     // the CLI "installed" outside root's home, which the command sees empty
     execFileSync("cp", ["-al", path.join(engineDir(), "bin"), path.join(work, "bin")]);
     // nothing can be downloaded here: a missing plugin must fail, not reach out

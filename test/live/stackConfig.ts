@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { isIpv4 } from "../../components/config";
-import { LiveEnv } from "./support";
+import { SCHEMA } from "../../components/configSchema";
+import { LiveEnv, registryImageFor } from "./support";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ROOT = path.resolve(__dirname, "../..");
@@ -69,7 +70,8 @@ export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: st
     cfg.bindAddress = opts.bindAddresses ?? [env.hostAddress, "127.0.0.1"];
     if (!isIpv4(hostname)) cfg.ipAddresses = [...new Set([...asList(cfg.ipAddresses), env.hostAddress])];
     cfg.dockerHost = env.dockerHost;
-    cfg.image = env.registryImage;
+    // the file's registry line (the program's default unless it pins one), built locally
+    cfg.image = registryImageFor(env, cfg.image ?? SCHEMA.image.default);
     if (cfg.dataHostPath === undefined) cfg.dataVolume = cfg.dataVolume ?? "live-registry-data";
     cfg.containerName = cfg.containerName ?? "live-registry";
     cfg.services = (cfg.services ?? []).map((s: any) => ({ ...s, context: path.resolve(ROOT, s.context) }));

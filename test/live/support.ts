@@ -3,7 +3,10 @@ import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
 import * as tls from "tls";
+import { SCHEMA } from "../../components/configSchema";
 import { run } from "./cli";
+
+const DEFAULT_IMAGE = SCHEMA.image.default;
 
 export interface LiveNode {
     name: string;
@@ -22,6 +25,9 @@ export interface LiveNode {
 export interface LiveEnv {
     liveDir: string;
     dockerHost: string;
+    /** The locally built image of each registry line, by major version ("2", "3"). */
+    registryImages: Record<"2" | "3", string>;
+    /** The line the program's default image is on. */
     registryImage: string;
     testImage: string;
     layersImage: string;
@@ -38,7 +44,15 @@ export function loadEnv(): LiveEnv {
     if (!fs.existsSync(file)) {
         throw new Error(`live environment missing: ${file} not found. Run the suite through test/live/run.sh (npm run test:live), which builds it.`);
     }
-    return JSON.parse(fs.readFileSync(file, "utf8")) as LiveEnv;
+    const e = JSON.parse(fs.readFileSync(file, "utf8")) as LiveEnv;
+    return { ...e, registryImage: registryImageFor(e, DEFAULT_IMAGE) };
+}
+
+/** The locally built stand-in for an official registry image reference: the one of its major version. */
+export function registryImageFor(e: Pick<LiveEnv, "registryImages">, image: string): string {
+    const m = /^(?:docker\.io\/)?(?:library\/)?registry:([23])(?:[.:@-]|$)/.exec(image);
+    if (!m) throw new Error(`the live suite has no stand-in for image ${JSON.stringify(image)}: it builds registry:2.x and registry:3.x only`);
+    return e.registryImages[m[1] as "2" | "3"];
 }
 
 /** Runs a command inside a node's namespaces, without SSH. */

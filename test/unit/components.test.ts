@@ -167,7 +167,7 @@ describe("RegistryServer", () => {
     it("explicit provider, pinned image by id, volume, uploads, env, ports, restart, health check", async () => {
         await server({ port: 5443, bindAddress: ["127.0.0.1", "10.213.0.1"], tls: { minVersion: "tls1.3" } });
         assert.equal(one("pulumi:providers:docker").inputs.host, "unix:///var/run/docker.sock");
-        assert.equal(one("docker:index/remoteImage:RemoteImage").inputs.name, "registry:2.8.3");
+        assert.equal(one("docker:index/remoteImage:RemoteImage").inputs.name, "registry:3.1.2");
         // one container per bind address, each with the one binding (dockerd reads several back reversed)
         const ctrs = byType("docker:index/container:Container");
         assert.deepEqual(ctrs.map((x) => x.inputs.name), ["registry-test", "registry-test-10-213-0-1"]);
@@ -176,7 +176,7 @@ describe("RegistryServer", () => {
         assert.deepEqual(ctrs[1].inputs.envs, ctrs[0].inputs.envs);
         assert.deepEqual(ctrs[1].inputs.uploads, ctrs[0].inputs.uploads);
         const ctr = ctrs[0];
-        assert.equal(ctr.inputs.image, `sha256:${crypto.createHash("sha256").update("registry:2.8.3").digest("hex")}`);
+        assert.equal(ctr.inputs.image, `sha256:${crypto.createHash("sha256").update("registry:3.1.2").digest("hex")}`);
         assert.equal(ctr.inputs.restart, "always");
         assert.equal(ctr.inputs.networkMode, "bridge");
         assert.deepEqual(ctr.inputs.volumes, [{ volumeName: "registry-test-data", containerPath: "/var/lib/registry" }]);

@@ -34,7 +34,7 @@ describe("config defaults", () => {
         assert.deepEqual(s.bindAddresses, ["127.0.0.1"]);
         assert.equal(s.dockerHost, "unix:///var/run/docker.sock");
         assert.deepEqual(s.dockerSshOpts, []);
-        assert.equal(s.image, "registry:2.8.3");
+        assert.equal(s.image, "registry:3.1.2");
         assert.equal(s.containerName, "registry-dev");
         assert.equal(s.dataVolume, "registry-dev-data");
         assert.equal(s.dataHostPath, undefined);

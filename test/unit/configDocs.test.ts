@@ -78,6 +78,7 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
         "tls.privateKeyPem": pki.keyPem,
         "nodes[].privateKey": sshKey,
         "kubernetes.kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n",
+        "mirror.password": "upstream-token",
     };
     const config = {
         "private-registry:hostname": "reg.example",
@@ -85,6 +86,7 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
         "private-registry:tls": JSON.stringify({ certificatePem: pki.certPem, privateKeyPem: pki.keyPem, caCertificatePem: pki.caCertPem }),
         "private-registry:nodes": JSON.stringify([{ host: "10.0.0.5", privateKey: sshKey, runtime: "docker" }]),
         "private-registry:kubernetes": JSON.stringify({ kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n" }),
+        "private-registry:mirror": JSON.stringify({ username: "hub-user", password: "upstream-token" }),
     };
     const valueAt = (s: unknown, p: string): unknown => p.split(".").reduce<unknown>((o, k) => {
         const v = (o as Record<string, unknown>)[k.replace("[]", "")];
@@ -93,7 +95,7 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
 
     it("every key the schema marks secret leaves the settings as a secret Output, also when the stack holds it in plain text", async () => {
         assert.deepEqual(secretPaths(SCHEMA).sort(), Object.keys(given).sort(), "each secret key of the schema has a case here");
-        for (const secretKeys of [[], ["private-registry:password", "private-registry:nodes", "private-registry:kubernetes"]]) {
+        for (const secretKeys of [[], ["private-registry:password", "private-registry:nodes", "private-registry:kubernetes", "private-registry:mirror"]]) {
             pulumi.runtime.setAllConfig(config, secretKeys);
             const s = readSettings("dev");
             for (const [p, value] of Object.entries(given)) {

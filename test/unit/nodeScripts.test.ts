@@ -105,7 +105,7 @@ describe("nodeTrustScript opt-ins", () => {
             assert.ok(!items.some((l) => /insecure|daemon\.json/.test(l)), items.join("\n"));
         }
         assert.deepEqual(fn(nodeTrustScript(opts({ insecureRegistry: true })), "create_items"),
-            [`put '/etc/docker/certs.d/${REG}/ca.crt' whole "$(ca_pem)"`, "docker_insecure", "hosts_line ''"]);
+            [`put '/etc/docker/certs.d/${REG}/ca.crt' whole "$(ca_pem)"`, "docker_json", "hosts_line ''"]);
     });
 
     test("system trust file and marked /etc/hosts line", () => {

@@ -17,7 +17,8 @@ BRIDGE=prl-br0                    # own bridge, so a system dockerd's docker0 is
 BRIDGE_CIDR=10.213.0.129/26       # containers on the default bridge: 10.213.0.130-190
 ADDR_POOL=10.213.0.192/26         # user-defined docker networks, /29 each
 CGROUP=pr-live                    # containers' cgroup parent, instead of the /docker another dockerd uses
-REGISTRY_IMAGE=localhost/registry:2.8.2-local
+REGISTRY_IMAGE=localhost/registry:2.8.2-local   # Debian's docker-registry
+REGISTRY3_IMAGE=localhost/registry:3.1.2-local  # distribution v3, test/engine/build.sh registry
 TEST_IMAGE=localhost/lt-busybox:1
 LAYERS_IMAGE=localhost/lt-layers:1
 LAYER_COUNT=22
@@ -271,140 +272,14 @@ docker_up() {
 wait_for 30 docker_up || die "dockerd did not answer on $DOCKER_SOCK within 30 s: $(tail -n 20 "$D/dockerd.log")"
 
 # ---- b, c. images ----------------------------------------------------------------------------------------
-add_busybox() { # rootfs: static busybox at /bin/busybox plus one relative symlink per applet (one process,
-  # not ~270 ln forks), i.e. what `busybox --install -s /bin` does inside the image
-  mkdir -p "$1/bin" "$1/tmp"
-  chmod 1777 "$1/tmp"
-  cp "$BUSYBOX" "$1/bin/busybox"
-  # shellcheck disable=SC2046 # one applet name per word
-  "$PYTHON" -c 'import os, sys
-for a in sys.argv[2:]:
-    if not os.path.lexists(os.path.join(sys.argv[1], a)): os.symlink("busybox", os.path.join(sys.argv[1], a))
-' "$1/bin" $("$BUSYBOX" --list)
-}
-
-build_registry_image() {
-  local ctx=$LIVE_DIR/build/registry r=$LIVE_DIR/build/registry/rootfs lib
-  mkdir -p "$r"/{etc/docker/registry,etc/ssl/certs,var/lib/registry,root}
-  add_busybox "$r"
-  cp /usr/bin/docker-registry "$r/bin/registry"
-  for lib in $(ldd /usr/bin/docker-registry | grep -o '/[^ ]*'); do
-    mkdir -p "$r$(dirname "$lib")"
-    cp -L "$lib" "$r$lib"
-  done
-  cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/"
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' > "$r/etc/group"
-  echo 'hosts: files dns' > "$r/etc/nsswitch.conf"
-  # Upstream (distribution-library-image) config-example.yml and docker-entrypoint.sh.
-  cat > "$r/etc/docker/registry/config.yml" <<'EOF'
-version: 0.1
-log:
-  fields:
-    service: registry
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: /var/lib/registry
-http:
-  addr: :5000
-  headers:
-    X-Content-Type-Options: [nosniff]
-health:
-  storagedriver:
-    enabled: true
-    interval: 10s
-    threshold: 3
-EOF
-  cat > "$r/entrypoint.sh" <<'EOF'
-#!/bin/sh
-
-set -e
-
-case "$1" in
-    *.yaml|*.yml) set -- registry serve "$@" ;;
-    serve|garbage-collect|help|-*) set -- registry "$@" ;;
-esac
-
-exec "$@"
-EOF
-  chmod 755 "$r/entrypoint.sh"
-  cat > "$ctx/Dockerfile" <<'EOF'
-FROM scratch
-COPY rootfs/ /
-ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-VOLUME ["/var/lib/registry"]
-EXPOSE 5000
-ENTRYPOINT ["/entrypoint.sh"]
-CMD ["/etc/docker/registry/config.yml"]
-EOF
-  docker build -q -t "$REGISTRY_IMAGE" "$ctx" >/dev/null 2>"$ctx/build.log" ||
-    die "building $REGISTRY_IMAGE failed: $(cat "$ctx/build.log")"
-}
-
-build_test_image() {
-  local ctx=$LIVE_DIR/build/busybox
-  add_busybox "$ctx/rootfs"
-  printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n' > "$ctx/Dockerfile"
-  docker build -q -t "$TEST_IMAGE" "$ctx" >/dev/null 2>"$ctx/build.log" ||
-    die "building $TEST_IMAGE failed: $(cat "$ctx/build.log")"
-}
-
-# The layers image is the test image plus LAYER_COUNT layers, each adding one small distinct file
-# /layers/layer-NN.txt. It is assembled as a docker-archive and loaded: 22 builder COPY steps take ~10 s.
-build_layers_image() {
-  local log=$LIVE_DIR/build/layers.log
-  docker save "$TEST_IMAGE" | "$PYTHON" -c '
-import hashlib, io, json, sys, tarfile
-tag, count = sys.argv[1], int(sys.argv[2])
-src = tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()))
-man = json.load(src.extractfile("manifest.json"))[0]
-cfg = json.load(src.extractfile(man["Config"]))
-out = tarfile.open(fileobj=sys.stdout.buffer, mode="w|")
-def put(name, data):
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    out.addfile(info, io.BytesIO(data))
-layers = list(man["Layers"])
-for name in layers:
-    put(name, src.extractfile(name).read())
-for i in range(1, count + 1):
-    name = f"layers/layer-{i:02d}.txt"
-    body = "".join(f"lt-layers layer {i:02d} line {j:04d}\n" for j in range(300)).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as layer:
-        d = tarfile.TarInfo("layers")
-        d.type, d.mode = tarfile.DIRTYPE, 0o755
-        layer.addfile(d)
-        f = tarfile.TarInfo(name)
-        f.size, f.mode = len(body), 0o644
-        layer.addfile(f, io.BytesIO(body))
-    digest = hashlib.sha256(buf.getvalue()).hexdigest()
-    put(f"{digest}/layer.tar", buf.getvalue())
-    layers.append(f"{digest}/layer.tar")
-    cfg["rootfs"]["diff_ids"].append(f"sha256:{digest}")
-    cfg["history"].append({"created": cfg["created"], "created_by": f"COPY {name} /{name}"})
-raw = json.dumps(cfg).encode()
-config = hashlib.sha256(raw).hexdigest() + ".json"
-put(config, raw)
-put("manifest.json", json.dumps([{"Config": config, "RepoTags": [tag], "Layers": layers}]).encode())
-out.close()
-' "$LAYERS_IMAGE" "$LAYER_COUNT" 2>"$log" | docker load -q >/dev/null 2>>"$log" ||
-    die "building $LAYERS_IMAGE failed: $(cat "$log")"
-}
-
 step "building images"
-build_registry_image &
-rb=$!
-build_test_image
-build_layers_image
-wait "$rb" || die "building $REGISTRY_IMAGE failed"
+LIVE_DIR=$LIVE_DIR BUSYBOX=$BUSYBOX PYTHON=$PYTHON REGISTRY_IMAGE=$REGISTRY_IMAGE REGISTRY3_IMAGE=$REGISTRY3_IMAGE \
+  TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE LAYER_COUNT=$LAYER_COUNT bash "$HERE/images.sh" || die "building the images failed"
 
 # ---- f. env.json ----------------------------------------------------------------------------------------
 step "writing env.json"
 node_specs=$(printf '%s\n' "${NODES[@]}")
-NODE_SPECS=$node_specs DOCKER_PID=$DOCKER_PID HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE \
+NODE_SPECS=$node_specs DOCKER_PID=$DOCKER_PID HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE REGISTRY3_IMAGE=$REGISTRY3_IMAGE \
 TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE UNREACHABLE_IP=${UNREACHABLE[1]} HERE=$HERE \
 "$PYTHON" - > "$LIVE_DIR/env.json.tmp" <<'PY'
 import json, os
@@ -429,7 +304,7 @@ for spec in E["NODE_SPECS"].split("\n"):
 print(json.dumps({
     "liveDir": live, "dockerHost": E["DOCKER_HOST"], "dockerPid": int(E["DOCKER_PID"]),
     "dockerConfig": E["DOCKER_CONFIG"], "dockerCertsDir": f"{live}/docker/etc/certs.d",
-    "registryImage": E["REGISTRY_IMAGE"], "testImage": E["TEST_IMAGE"],
+    "registryImages": {"2": E["REGISTRY_IMAGE"], "3": E["REGISTRY3_IMAGE"]}, "testImage": E["TEST_IMAGE"],
     "layersImage": E["LAYERS_IMAGE"], "hostAddress": E["HOST_IP"], "sshKeyPath": f"{live}/ssh/id_ed25519",
     "knownHostsPath": f"{live}/ssh/known_hosts", "nodeExec": f"{E['HERE']}/node-exec.sh",
     "nodes": nodes, "unreachable": {"host": E["UNREACHABLE_IP"], "port": 22}}, indent=2))
