@@ -22,3 +22,7 @@ export const certificateExpiry = registry.certificate.expiry;
 export const containerName = registry.server.containerName;
 /** node → what its last trust run changed. */
 export const nodeReports = pulumi.output(Object.fromEntries(registry.nodes.map((n, i) => [settings.nodes[i].name, n.report])));
+/** `host:port` of the pull-through mirror (empty without one). */
+export const mirrorHost = registry.mirrorAddress ?? "";
+/** node → where it was pointed at the mirror. */
+export const nodeMirrors = pulumi.output(Object.fromEntries(registry.nodes.map((n, i) => [settings.nodes[i].name, n.mirror])));

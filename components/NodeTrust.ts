@@ -25,6 +25,8 @@ export class NodeTrust extends pulumi.ComponentResource {
     public readonly command: command.remote.Command;
     /** What the node's last run reported (`changed:`/`unchanged:`/`restarted:` lines). */
     public readonly report: pulumi.Output<string>;
+    /** Where the node was pointed at the mirror (`<upstream> through <mirror>: <file>`), from its report. */
+    public readonly mirror: pulumi.Output<string[]>;
 
     constructor(name: string, args: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:NodeTrust", name, {}, opts);
@@ -74,6 +76,7 @@ export class NodeTrust extends pulumi.ComponentResource {
             deleteBeforeReplace: true,
         });
         this.report = this.command.stdout;
-        this.registerOutputs({ report: this.report });
+        this.mirror = this.report.apply((r) => (r ?? "").split("\n").filter((l) => l.startsWith("mirror: ")).map((l) => l.slice("mirror: ".length)));
+        this.registerOutputs({ report: this.report, mirror: this.mirror });
     }
 }

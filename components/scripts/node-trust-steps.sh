@@ -137,7 +137,10 @@ sys.exit(str(c["plugins"][sys.argv[1]]["registry"]["config_path"]).split(":")[0]
   put "$dir/$REGISTRY/ca.crt" whole "$(ca_pem)"
   put "$dir/$REGISTRY/hosts.toml" whole "$(hosts_toml "$dir/$REGISTRY")"
   # the mirror first, for pull and resolve; the upstream itself (server) when the mirror fails
-  if [[ -n $MIRROR ]]; then put "$dir/$UPSTREAM/hosts.toml" whole "$(mirror_hosts_toml "$dir")"; fi
+  if [[ -n $MIRROR ]]; then
+    put "$dir/$UPSTREAM/hosts.toml" whole "$(mirror_hosts_toml "$dir")"
+    say mirror "$UPSTREAM through $MIRROR: $dir/$UPSTREAM/hosts.toml"
+  fi
 }
 
 mirror_hosts_toml() { # mirror_hosts_toml <config_path dir>: the mirror's certificate is the registry's
@@ -162,6 +165,7 @@ location = "$MIRROR"
 EOT
 )"
   if ((CHANGED)); then need reload "wrote $CRIO_DROPIN"; fi
+  say mirror "$UPSTREAM through $MIRROR: $CRIO_DROPIN"
 }
 
 docker_json() { # daemon.json: registry-mirrors for the mirror, insecure-registries for the opt-in
@@ -190,6 +194,7 @@ docker_json() { # daemon.json: registry-mirrors for the mirror, insecure-registr
     fail "$STEP" "python3 could not edit it (is it valid JSON?)"
   fi
   mv -f -- "$DOCKER_ENTRIES.new" "$DOCKER_ENTRIES"
+  if [[ -n $MIRROR ]]; then say mirror "$UPSTREAM through https://$MIRROR: registry-mirrors in $DAEMON_JSON"; fi
 }
 
 hosts_line() { # hosts_line <line or "">: our marked line becomes exactly this (or goes away)

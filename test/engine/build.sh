@@ -14,8 +14,6 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-exec 8>"$TOOLS_CACHE/.lock"
-flock 8
 
 KUBE_VERSION=1.37.2
 CONTAINERD_VERSION=2.4.2
@@ -45,6 +43,8 @@ if [ "${1:-}" = registry ]; then
   exit 0
 fi
 
+# the engine folder's plugin installs: one process at a time
+tools_lock
 cli_version=$(pin @pulumi/pulumi)
 installed_home=${PULUMI_HOME:-$HOME/.pulumi}
 engine=$TOOLS_CACHE/engine-$cli_version

@@ -18,12 +18,22 @@ mkdir -p "$TOOLS_CACHE"
 log() { printf 'engine: %s\n' "$*" >&2; }
 die() { printf 'engine: ERROR: %s\n' "$*" >&2; exit 1; }
 
+# tools_lock: holds $TOOLS_CACHE/.lock (fd 8) until this process exits; taken once.
+tools_lock() {
+  [ -z "${TOOLS_LOCKED:-}" ] || return 0
+  exec 8>"$TOOLS_CACHE/.lock"
+  flock 8
+  TOOLS_LOCKED=1
+}
+
 # cached NAME VERSION RECIPE [ARGS...]: prints the cache dir $TOOLS_CACHE/NAME-VERSION, building it
 # first with `bash recipes/RECIPE.sh OUT VERSION ARGS...` when it is not complete yet. A build goes
 # to a scratch dir and is renamed into place only when it succeeded, so a killed build leaves nothing.
 cached() {
   local name=$1 version=$2 recipe=$3; shift 3
   local dir=$TOOLS_CACHE/$name-$version
+  # one heavy build at a time, machine-wide; a cached tool needs no lock
+  if [ ! -e "$dir/.complete" ]; then tools_lock; fi
   if [ ! -e "$dir/.complete" ]; then
     local scratch t0=$SECONDS
     scratch=$(mktemp -d "$TOOLS_CACHE/.build-$name-XXXXXX")

@@ -13,8 +13,9 @@ export async function pullOnNode(n: LiveNode, authfile: string, user: string, pa
     const ref = `${live.registry}/test/app:1`;
     if (n.runtime === "containerd") {
         // the login goes in on stdin, so any character in the password is safe from the shell
-        const r = await nodeExec(env, n.name, `ctr -a ${q(n.containerdSocket!)} -n ${ctrNamespace} images pull --hosts-dir /etc/containerd/certs.d --user "$(cat)" ${q(ref)} >/dev/null && ` +
-            `ctr -a ${q(n.containerdSocket!)} -n ${ctrNamespace} images ls | awk -v r=${q(ref)} '$1==r{print $3}'`, `${user}:${password}`);
+        const ctr = q(n.ctr ?? "ctr");
+        const r = await nodeExec(env, n.name, `${ctr} -a ${q(n.containerdSocket!)} -n ${ctrNamespace} images pull --hosts-dir /etc/containerd/certs.d --user "$(cat)" ${q(ref)} >/dev/null && ` +
+            `${ctr} -a ${q(n.containerdSocket!)} -n ${ctrNamespace} images ls | awk -v r=${q(ref)} '$1==r{print $3}'`, `${user}:${password}`);
         assert.equal(r.code, 0, r.stderr + r.stdout);
         return r.stdout.trim();
     }

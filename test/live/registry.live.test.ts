@@ -12,6 +12,7 @@ import { configure, env, live, log, readOutputs, stack, state, work } from "./co
 import { consumerChecks } from "./consumer.live";
 import { KUBECONFIG, kubernetesChecks, prepareCluster } from "./kubernetes.live";
 import { lifecycleChecks } from "./lifecycle.live";
+import { mirrorChecks } from "./mirror.live";
 import { nodeChecks } from "./nodes.live";
 import { httpsGet, nodeExec, plainHttpGet, skopeo, snapshot } from "./support";
 
@@ -154,6 +155,7 @@ describe("live: the registry the program declares", () => {
 
 // the sections that go on with the same stack, in this order
 nodeChecks();
+mirrorChecks();
 consumerChecks();
 if (KUBECONFIG) kubernetesChecks();
 lifecycleChecks();

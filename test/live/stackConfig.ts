@@ -76,15 +76,19 @@ export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: st
     cfg.containerName = cfg.containerName ?? "live-registry";
     cfg.services = (cfg.services ?? []).map((s: any) => ({ ...s, context: path.resolve(ROOT, s.context) }));
     const hostsLines = !isIpv4(hostname);
-    const wanted = opts.nodes ?? ["a", "b", "c", "d"];
+    const wanted = opts.nodes ?? ["a", "b", "c", "d", "ctd2"];
     cfg.nodes = env.nodes.filter((n) => wanted.includes(n.name)).map((n) => ({
         name: n.name, host: n.host, port: n.port, user: n.user, runtime: n.runtime, privateKeyPath: env.sshKeyPath, hostKey: n.hostKey,
         ...(hostsLines ? { hostsAddress: env.hostAddress } : {}),
         ...(n.containerdRestartCommand ? { containerdRestartCommand: n.containerdRestartCommand } : {}),
+        ...(n.reloadCommand ? { mirrorReloadCommand: n.reloadCommand } : {}),
         // one node also gets the system store, to prove that opt-in; the others trust through the scoped files alone
         ...(n.name === "d" ? { systemTrust: true } : {}),
         perDialTimeout: 5, dialErrorLimit: 2,
     }));
+    // the pull-through mirror, of the suite's stand-in for Docker Hub (the file may set its port)
+    cfg.mirror = { ...(cfg.mirror ?? {}), remoteUrl: env.upstream.url, username: env.upstream.username };
+    secrets["mirror.password"] = fs.readFileSync(env.upstream.passwordFile, "utf8");
     const kubeconfig = process.env.LIVE_KUBECONFIG;
     if (kubeconfig) {
         // the cluster of test/live/env/k8s-up.sh, its kubeconfig given as content, as a secret

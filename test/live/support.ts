@@ -20,6 +20,14 @@ export interface LiveNode {
     containerdPidFile: string | null;
     containerdRestartCommand: string | null;
     containerdConfigPathPreset: boolean | null;
+    /** containerd nodes: the ctr of the node's containerd (2.x or Debian's 1.6), and its config version (3 or 2). */
+    ctr: string | null;
+    containerdConfigVersion?: number;
+    /** Node a: its own dockerd's socket and pid file. */
+    dockerSocket: string | null;
+    dockerPidFile?: string;
+    /** What reloads the runtime's mirror settings there (node a: SIGHUP to its dockerd). */
+    reloadCommand: string | null;
 }
 
 export interface LiveEnv {
@@ -35,6 +43,8 @@ export interface LiveEnv {
     sshKeyPath: string;
     nodeExec: string;
     nodes: LiveNode[];
+    /** The stand-in for Docker Hub that the mirror caches (test/live/env/upstream.sh). */
+    upstream: { url: string; container: string; username: string; passwordFile: string; image: string; digest: string };
     unreachable: { host: string; port: number };
 }
 

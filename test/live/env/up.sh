@@ -24,7 +24,7 @@ LAYERS_IMAGE=localhost/lt-layers:1
 LAYER_COUNT=22
 # name ip runtime user
 NODES=("a 10.213.0.2 docker root" "b 10.213.0.3 containerd root" "c 10.213.0.4 crio prnode"
-       "d 10.213.0.5 containerd root")
+       "d 10.213.0.5 containerd root" "ctd2 10.213.0.40 containerd root")   # ctd2: containerd 2.x
 UNREACHABLE=(e 10.213.0.6)        # namespace up, nothing listening: connection refused
 # More plain root nodes (f, g, ... at 10.213.0.7 and up; docker and crio in turn), for the fan-out benchmark.
 EXTRA_NODES=${LIVE_EXTRA_NODES:-0}
@@ -176,64 +176,6 @@ add_prnode() { # node dir: a non-root user with passwordless sudo, only in this 
   chown "$PRNODE_UID:$PRNODE_UID" "$b/home"
 }
 
-add_containerd() { # node dir, "preset" when CRI's registry config_path is already enabled
-  local b=$1 c=$1/containerd n registry=
-  n=$(basename "$1")
-  mkdir -p "$c"/{root,state,opt} "$b/etc/containerd"
-  [ "$2" != preset ] || registry='
-    [plugins."io.containerd.grpc.v1.cri".registry]
-      config_path = "/etc/containerd/certs.d"'
-  # Debian's default config.toml, with every path moved under the node dir (/var is shared with the host).
-  cat > "$b/etc/containerd/config.toml" <<EOF
-version = 2
-root = "$c/root"
-state = "$c/state"
-
-[grpc]
-  address = "$c/containerd.sock"
-
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "/etc/cni/net.d"$registry
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$c/opt"
-EOF
-  # The flags repeat the paths so a rewritten config.toml cannot move state onto the host.
-  cat > "$b/restart-containerd.sh" <<EOF
-#!/usr/bin/env bash
-# Restarts node $n's containerd inside the node's network + mount namespaces (written by up.sh).
-# Works from the host and from an SSH session on the node.
-set -euo pipefail
-C=$c
-ns_pid=\$(cat "$b/ns.pid")
-ours() { [ -r "/proc/\$1/cmdline" ] && tr '\\0' ' ' <"/proc/\$1/cmdline" | grep -q -- "--root \$C/root"; }
-if [ -s "\$C/containerd.pid" ] && old=\$(cat "\$C/containerd.pid") && ours "\$old"; then
-  kill "\$old"
-  for _ in \$(seq 150); do ours "\$old" || break; sleep 0.1; done
-  if ours "\$old"; then kill -9 "\$old"; sleep 0.2; fi
-fi
-rm -f "\$C/containerd.sock"
-setsid nsenter -t "\$ns_pid" -n -m -- containerd -c /etc/containerd/config.toml \\
-  --root "\$C/root" --state "\$C/state" --address "\$C/containerd.sock" </dev/null >>"\$C/containerd.log" 2>&1 &
-pid=\$!
-echo "\$pid" > "\$C/containerd.pid"
-for _ in \$(seq 200); do
-  if ctr -a "\$C/containerd.sock" version >/dev/null 2>&1; then
-    echo "containerd on node $n running (pid \$pid)"
-    exit 0
-  fi
-  kill -0 "\$pid" 2>/dev/null || break
-  sleep 0.1
-done
-echo "restart-containerd.sh: containerd on node $n did not come up; last lines of \$C/containerd.log:" >&2
-tail -n 20 "\$C/containerd.log" >&2
-exit 1
-EOF
-  chmod 755 "$b/restart-containerd.sh"
-}
-
 # ip netns creates /run/netns as a mount; down.sh removes it only if it was ours.
 [ -e /run/netns ] || touch "$LIVE_DIR/run-netns.created"
 jobs_=()
@@ -244,19 +186,27 @@ for spec in "${NODES[@]}" "${UNREACHABLE[*]}"; do
 done
 for j in "${jobs_[@]}"; do wait "${j%%:*}" || die "creating node ${j#*:} failed"; done
 add_prnode "$LIVE_DIR/nodes/c"
-add_containerd "$LIVE_DIR/nodes/b" preset
-add_containerd "$LIVE_DIR/nodes/d" absent
+CLUSTER_DIR=$(bash "$HERE/../../engine/build.sh" cluster | tail -n 1) || die "test/engine/build.sh cluster failed"
+bash "$HERE/node-containerd.sh" "$LIVE_DIR/nodes/b" preset
+bash "$HERE/node-containerd.sh" "$LIVE_DIR/nodes/d" absent
+bash "$HERE/node-containerd.sh" "$LIVE_DIR/nodes/ctd2" absent "$CLUSTER_DIR/bin"
 for spec in "${NODES[@]}"; do
   read -r n ip _ _ <<<"$spec"
   node_sshd "$n" "$ip"
 done
 b=$LIVE_DIR/nodes/${UNREACHABLE[0]}
 wait_for 5 test -e "/proc/$(<"$b/ns.pid")/root/run/node-ready" || die "node ${UNREACHABLE[0]}: namespace setup failed"
-step "starting containerd on nodes b and d"
+step "starting containerd on nodes b, d and ctd2, dockerd on node a"
 "$LIVE_DIR/nodes/b/restart-containerd.sh" &
 cb=$!
+"$LIVE_DIR/nodes/ctd2/restart-containerd.sh" &
+c2=$!
+bash "$HERE/node-dockerd.sh" "$LIVE_DIR/nodes/a" "$CGROUP-a" &
+da=$!
 "$LIVE_DIR/nodes/d/restart-containerd.sh" || die "containerd on node d failed to start"
 wait "$cb" || die "containerd on node b failed to start"
+wait "$c2" || die "containerd 2.x on node ctd2 failed to start"
+wait "$da" || die "dockerd on node a failed to start"
 
 for spec in "${NODES[@]}"; do
   read -r n ip _ _ <<<"$spec"
@@ -276,11 +226,15 @@ step "building images"
 LIVE_DIR=$LIVE_DIR BUSYBOX=$BUSYBOX PYTHON=$PYTHON REGISTRY_IMAGE=$REGISTRY_IMAGE REGISTRY3_IMAGE=$REGISTRY3_IMAGE \
   TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE LAYER_COUNT=$LAYER_COUNT bash "$HERE/images.sh" || die "building the images failed"
 
+step "starting the upstream registry the mirror caches"
+upstream=$(LIVE_DIR=$LIVE_DIR HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE TEST_IMAGE=$TEST_IMAGE bash "$HERE/upstream.sh" start) ||
+  die "the upstream registry failed to start"
+
 # ---- f. env.json ----------------------------------------------------------------------------------------
 step "writing env.json"
 node_specs=$(printf '%s\n' "${NODES[@]}")
 NODE_SPECS=$node_specs DOCKER_PID=$DOCKER_PID HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE REGISTRY3_IMAGE=$REGISTRY3_IMAGE \
-TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE UNREACHABLE_IP=${UNREACHABLE[1]} HERE=$HERE \
+TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE UNREACHABLE_IP=${UNREACHABLE[1]} HERE=$HERE UPSTREAM=$upstream \
 "$PYTHON" - > "$LIVE_DIR/env.json.tmp" <<'PY'
 import json, os
 E = os.environ
@@ -294,9 +248,16 @@ for spec in E["NODE_SPECS"].split("\n"):
             "sshdPid": int(read(f"{b}/sshd.pid")), "nsPid": int(read(f"{b}/ns.pid")),
             "hostKey": " ".join(read(f"{b}/ssh_host_ed25519_key.pub").split()[:2]), "nodeDir": b,
             "containerdSocket": None, "containerdPidFile": None, "containerdRestartCommand": None,
-            "containerdConfigPathPreset": None}
+            "containerdConfigPathPreset": None, "ctr": None, "dockerSocket": None, "reloadCommand": None}
+    if runtime == "docker" and os.path.exists(f"{b}/reload-docker.sh"):
+        node.update(dockerSocket=f"{b}/dockerd/docker.sock", reloadCommand=f"{b}/reload-docker.sh",
+                    dockerPidFile=f"{b}/dockerd/dockerd.pid")
+    if runtime == "crio":
+        # no CRI-O daemon here: the reload is recorded, so the suite can check when it is asked for
+        node.update(reloadCommand=f"echo reload >> {b}/reloads.log")
     if runtime == "containerd":
-        node.update(containerdSocket=f"{b}/containerd/containerd.sock",
+        node.update(ctr=read(f"{b}/ctr-path"), containerdConfigVersion=int(read(f"{b}/etc/containerd/config.toml").split()[2]),
+                    containerdSocket=f"{b}/containerd/containerd.sock",
                     containerdPidFile=f"{b}/containerd/containerd.pid",
                     containerdRestartCommand=f"{b}/restart-containerd.sh",
                     containerdConfigPathPreset="config_path" in read(f"{b}/etc/containerd/config.toml"))
@@ -307,7 +268,7 @@ print(json.dumps({
     "registryImages": {"2": E["REGISTRY_IMAGE"], "3": E["REGISTRY3_IMAGE"]}, "testImage": E["TEST_IMAGE"],
     "layersImage": E["LAYERS_IMAGE"], "hostAddress": E["HOST_IP"], "sshKeyPath": f"{live}/ssh/id_ed25519",
     "knownHostsPath": f"{live}/ssh/known_hosts", "nodeExec": f"{E['HERE']}/node-exec.sh",
-    "nodes": nodes, "unreachable": {"host": E["UNREACHABLE_IP"], "port": 22}}, indent=2))
+    "nodes": nodes, "upstream": json.loads(E["UPSTREAM"]), "unreachable": {"host": E["UNREACHABLE_IP"], "port": 22}}, indent=2))
 PY
 mv "$LIVE_DIR/env.json.tmp" "$LIVE_DIR/env.json"
 step "environment ready: $LIVE_DIR/env.json"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The live suite's stand-in for Docker Hub (nothing outside this machine is reachable): a registry with a
+# login, over plain HTTP on the host address, holding the test image as library/<name>, which the
+# program's pull-through mirror is pointed at. up.sh runs it; it prints the upstream's facts as JSON.
+# Usage: upstream.sh start|stop|resume   (needs DOCKER_HOST, LIVE_DIR, HOST_IP, REGISTRY_IMAGE, TEST_IMAGE)
+set -Eeuo pipefail
+: "${LIVE_DIR:?}" "${HOST_IP:?}" "${REGISTRY_IMAGE:?}" "${TEST_IMAGE:?}" "${DOCKER_HOST:?}"
+NAME=live-upstream
+PORT=5620
+USER_=hub-reader
+REPO=library/lt-busybox:1
+die() { echo "upstream.sh: ERROR: $*" >&2; exit 1; }
+
+case ${1:-} in
+  stop) docker stop -t 2 "$NAME" >/dev/null; exit 0 ;;
+  resume)
+    docker start "$NAME" >/dev/null
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/$HOST_IP/$PORT") 2>/dev/null && exit 0; sleep 0.1; done
+    die "the upstream did not come back on $HOST_IP:$PORT" ;;
+  start) ;;
+  *) die "usage: upstream.sh start|stop|resume" ;;
+esac
+u=$LIVE_DIR/upstream
+mkdir -p "$u"
+password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+printf '%s' "$password" > "$u/password"
+# bcrypt, as the registry's htpasswd wants it (libxcrypt's $2b$)
+python3 -W ignore -c 'import crypt, sys; print(sys.argv[1] + ":" + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' \
+  "$USER_" "$password" > "$u/htpasswd"
+docker run -d --name "$NAME" --restart no -p "$HOST_IP:$PORT:5000" -v "$u/htpasswd:/auth/htpasswd:ro" \
+  -e REGISTRY_AUTH=htpasswd -e REGISTRY_AUTH_HTPASSWD_REALM=upstream -e REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd \
+  "$REGISTRY_IMAGE" >/dev/null || die "cannot start $NAME"
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/$HOST_IP/$PORT") 2>/dev/null && break; sleep 0.1; done
+docker save "$TEST_IMAGE" > "$u/test-image.tar"
+skopeo copy -q --dest-tls-verify=false --dest-creds "$USER_:$password" "docker-archive:$u/test-image.tar" "docker://$HOST_IP:$PORT/$REPO" >/dev/null 2>"$u/push.log" ||
+  die "pushing $REPO to the upstream failed: $(cat "$u/push.log")"
+digest=$(skopeo inspect --tls-verify=false --creds "$USER_:$password" --format '{{.Digest}}' "docker://$HOST_IP:$PORT/$REPO")
+rm -f "$u/test-image.tar"
+printf '{"url": "http://%s:%s", "container": "%s", "username": "%s", "passwordFile": "%s", "image": "docker.io/%s", "digest": "%s"}\n' \
+  "$HOST_IP" "$PORT" "$NAME" "$USER_" "$u/password" "$REPO" "$digest"
