@@ -3,6 +3,7 @@
 # and main. Follows node-trust.sh in the script components/nodeScripts.ts sends (see there).
 DAEMON_JSON=/etc/docker/daemon.json
 DOCKER_ENTRIES="$STATE/$REGISTRY.daemon-json-entries"   # what this stack added to daemon.json
+DOCKER_ENTRIES_NEW="$RUNDIR/$REGISTRY.daemon-json-entries"   # this run's, moved over it when they differ
 DOCKER_WANT=()
 CRIO_DROPIN="/etc/containers/registries.conf.d/50-$ID-mirror.conf"
 CTD_DEFAULT_DIR=/etc/containerd/certs.d
@@ -23,10 +24,10 @@ system_trust() { # system_trust <file under CA_DIR>
 
 daemon_json() { # daemon_json add|expect|remove <file or "">: prints the edited JSON; exit 3 = nothing to do
   # add: the file without the entries recorded as ours, plus this run's (DOCKER_WANT); the ones it had to
-  # add go to $DOCKER_ENTRIES.new. expect: the file plus the recorded entries. remove: the file without them.
+  # add go to $DOCKER_ENTRIES_NEW. expect: the file plus the recorded entries. remove: the file without them.
   python3 -c '
 import json, sys
-mode, path, entries, *want = sys.argv[1:]
+mode, path, entries, entries_new, *want = sys.argv[1:]
 def load(p):
     try:
         with open(p) as f:
@@ -55,12 +56,12 @@ if mode == "add":
     added = [(k, v) for k, v in pairs if v not in (cfg.get(k) or [])]
     for k, v in pairs:
         add(k, v)
-    with open(entries + ".new", "w") as f:
+    with open(entries_new, "w") as f:
         f.write("".join(k + "\t" + v + "\n" for k, v in added))
 if mode != "expect" and json.dumps(cfg, sort_keys=True) == before:
     sys.exit(3)
 print(json.dumps(cfg, indent=2))
-' "$1" "$2" "$DOCKER_ENTRIES" ${DOCKER_WANT[@]+"${DOCKER_WANT[@]}"}
+' "$1" "$2" "$DOCKER_ENTRIES" "$DOCKER_ENTRIES_NEW" ${DOCKER_WANT[@]+"${DOCKER_WANT[@]}"}
 }
 
 ctd_info() { # ctd_info <file>: sets CTD_SEC (registry section), CTD_PLUGIN, CTD_CUR (config_path), CTD_CONFLICT
@@ -175,7 +176,7 @@ docker_json() { # daemon.json: registry-mirrors for the mirror, insecure-registr
   if ((INSECURE)); then DOCKER_WANT+=(insecure-registries "$REGISTRY"); fi
   if [[ -n $MIRROR ]]; then DOCKER_WANT+=(registry-mirrors "https://$MIRROR"); fi
   STEP="edit $DAEMON_JSON"
-  mkdir -p -- "$STATE"
+  mkdir -p -- "$RUNDIR"
   new=$(daemon_json add "$DAEMON_JSON") || rc=$?
   if ((rc == 0)); then
     local i why=''
@@ -193,7 +194,15 @@ docker_json() { # daemon.json: registry-mirrors for the mirror, insecure-registr
   else
     fail "$STEP" "python3 could not edit it (is it valid JSON?)"
   fi
-  mv -f -- "$DOCKER_ENTRIES.new" "$DOCKER_ENTRIES"
+  if [[ ! -s $DOCKER_ENTRIES_NEW ]]; then
+    rm -f -- "$DOCKER_ENTRIES_NEW" "$DOCKER_ENTRIES"   # nothing of ours in it
+  elif same_files "$DOCKER_ENTRIES_NEW" "$DOCKER_ENTRIES"; then
+    rm -f -- "$DOCKER_ENTRIES_NEW"
+  else
+    mkdir -p -- "$STATE"
+    mv -f -- "$DOCKER_ENTRIES_NEW" "$DOCKER_ENTRIES"
+  fi
+  rmdir -- "$RUNDIR" 2>/dev/null || true
   if [[ -n $MIRROR ]]; then say mirror "$UPSTREAM through https://$MIRROR: registry-mirrors in $DAEMON_JSON"; fi
 }
 

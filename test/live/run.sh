@@ -32,7 +32,7 @@ export K8S_DIR=${K8S_DIR:-$LIVE_DIR-k8s}
 trap 'bash "$HERE/env/k8s-down.sh" || true; bash "$HERE/env/down.sh" || true; echo "live suite: wall time $(( $(date +%s) - started )) s"' EXIT
 
 # the registry suite first (per stack file); the checks that do not depend on the stack file once, after it
-files=(test/live/registry.live.test.ts test/live/nodeScripts.live.test.ts test/live/bindings.live.test.ts
+files=(test/live/registry.live.test.ts test/live/nodeScripts.live.test.ts test/live/nodeScripts-mirror.live.test.ts test/live/bindings.live.test.ts
        test/live/kubernetes-errors.live.test.ts test/live/readme.live.test.ts)
 for stack in "${stacks[@]}"; do
   echo "== live suite against $stack"
