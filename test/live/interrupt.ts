@@ -89,8 +89,9 @@ export function interrupted(afterFirst: () => Map<string, Map<string, string>>):
         log(`killed ${ms} ms into up, during the node commands; pending: ${pending.join(", ") || "none"}`);
         assert.ok(fs.existsSync(stack.configFile));
         await converged(afterFirst());
-        // one container per bind address, none left over from the killed run
-        const ps = await run("docker", ["-H", env.dockerHost, "ps", "-aq", "--filter", `name=^${live.config.containerName}`]);
-        assert.equal(ps.stdout.trim().split("\n").filter(Boolean).length, live.config.bindAddress.length);
+        // one registry container per bind address (the mirror's aside), none left over from the killed run
+        const ps = await run("docker", ["-H", env.dockerHost, "ps", "-a", "--format", "{{.Names}}", "--filter", `name=^${live.config.containerName}`]);
+        const ours = new RegExp(`^${live.config.containerName}(-[0-9]+-[0-9]+-[0-9]+-[0-9]+)?$`);
+        assert.equal(ps.stdout.trim().split("\n").filter((n) => ours.test(n)).length, live.config.bindAddress.length, ps.stdout);
     });
 }

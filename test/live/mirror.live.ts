@@ -20,6 +20,7 @@ const mirrorName = (): string => live.config.mirror?.containerName ?? `${live.co
 /** Pulls the upstream's image by its Docker Hub name on a node, through whatever that node was pointed at; returns the digest. */
 async function pullThroughMirror(n: LiveNode, how: "ctr" | "cri" | "dockerd" | "skopeo"): Promise<string> {
     const ref = env.upstream.image;
+    const copyDir = path.join(n.nodeDir, "mirror-copy");
     if (how === "cri") {
         const imageRef = await criPull(n.containerdSocket!, ref, "", "");
         const r = await nodeExec(env, n.name, `${q(n.ctr!)} -a ${q(n.containerdSocket!)} -n k8s.io images ls | awk -v r=${q(ref)} '$1==r{print $3}'`);
@@ -27,14 +28,14 @@ async function pullThroughMirror(n: LiveNode, how: "ctr" | "cri" | "dockerd" | "
         return r.stdout.trim();
     }
     const cmd = {
-        ctr: `${q(n.ctr!)} -a ${q(n.containerdSocket!)} -n mirror images pull --hosts-dir /etc/containerd/certs.d ${q(ref)} >/dev/null && ` +
+        ctr: () => `${q(n.ctr!)} -a ${q(n.containerdSocket!)} -n mirror images pull --hosts-dir /etc/containerd/certs.d ${q(ref)} >/dev/null && ` +
             `${q(n.ctr!)} -a ${q(n.containerdSocket!)} -n mirror images ls | awk -v r=${q(ref)} '$1==r{print $3}'`,
-        dockerd: `DOCKER_HOST=unix://${n.dockerSocket} docker pull -q ${q(ref)} >/dev/null && ` +
+        dockerd: () => `DOCKER_HOST=unix://${n.dockerSocket} docker pull -q ${q(ref)} >/dev/null && ` +
             `DOCKER_HOST=unix://${n.dockerSocket} docker image inspect --format '{{index .RepoDigests 0}}' ${q(ref)} | sed 's/.*@//'`,
         // a copy fetches every blob, as a pull does; registries.conf.d is read per run
-        skopeo: `rm -rf /tmp/pr-mirror-${n.name} && skopeo copy -q ${q(`docker://${ref}`)} dir:/tmp/pr-mirror-${n.name} >/dev/null && ` +
-            `skopeo inspect --format '{{.Digest}}' dir:/tmp/pr-mirror-${n.name}`,
-    }[how];
+        skopeo: () => `rm -rf ${q(copyDir)} && skopeo copy -q ${q(`docker://${ref}`)} ${q(`dir:${copyDir}`)} >/dev/null && ` +
+            `skopeo inspect --format '{{.Digest}}' ${q(`dir:${copyDir}`)}`,
+    }[how]();
     const r = await nodeExec(env, n.name, cmd);
     assert.equal(r.code, 0, `${how} on node ${n.name}: ${r.stderr}${r.stdout}`);
     return r.stdout.trim();
@@ -101,7 +102,12 @@ export function mirrorChecks(): void {
         it("containerd 1.6: ctr pulls the Docker Hub name through the mirror, which then holds the blobs", async () => {
             assert.deepEqual(cachedBlobs(), [], "the cache starts empty");
             assert.equal(await pullThroughMirror(node("b"), "ctr"), env.upstream.digest);
-            const blobs = cachedBlobs();
+            // the mirror finishes writing a blob to its cache just after serving it
+            let blobs = cachedBlobs();
+            for (let i = 0; i < 100 && blobs.length < 3; i++) {
+                await new Promise((r) => setTimeout(r, 100));
+                blobs = cachedBlobs();
+            }
             assert.ok(blobs.includes(env.upstream.digest.replace("sha256:", "")), `the manifest is cached: ${blobs.join(", ")}`);
             assert.ok(blobs.length >= 3, `manifest, config and layer cached: ${blobs.length}`);
         });

@@ -151,7 +151,8 @@ export async function criPull(socket: string, image: string, username: string, p
     const client = new proto.runtime.v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure());
     try {
         return await new Promise<string>((resolve, reject) => client.PullImage(
-            { image: { image }, auth: { username, password } },
+            // no auth at all for an anonymous pull: the CRI refuses an empty one ("invalid auth config")
+            { image: { image }, ...(username ? { auth: { username, password } } : {}) },
             { deadline: Date.now() + 60_000 },
             (err: Error | null, res: { image_ref: string }) => (err ? reject(err) : resolve(res.image_ref)),
         ));
