@@ -36,6 +36,7 @@ async function secretValues(): Promise<Record<string, string>> {
         htpasswd: htpasswd.stdout.trim(),
         "ssh private key": fs.readFileSync(env.sshKeyPath, "utf8"),
         ...Object.fromEntries(out("tls:index/privateKey:PrivateKey", "privateKeyPem").map((k, i) => [`tls key ${i}`, k])),
+        ...(live.secrets["mirror.password"] ? { "upstream password": live.secrets["mirror.password"] } : {}),
     };
     assert.ok(values.htpasswd.startsWith(`${live.user}:$2`), "read the htpasswd line");
     const kubeconfig = live.secrets["kubernetes.kubeconfig"];
@@ -122,6 +123,26 @@ export function lifecycleChecks(): void {
             if (KUBECONFIG) await checkAfterRotation(uid);
             await noChanges();
         });
+
+        // a stack file pinned to the 2 line moves to 3 (the default) as a user upgrading would
+        if (live.config.image === env.registryImages["2"]) {
+            it("the registry moves from 2.8 to 3.1: containers replaced, pushed images and nodes untouched", async () => {
+                const ssh = sshSessions();
+                live.config.image = env.registryImages["3"];
+                await configure();
+                const o = await upOk();
+                assert.ok(changed(o).includes("replace registry-server-container"), changed(o).join(", "));
+                assert.ok(changed(o).includes("replace registry-mirror-container"), changed(o).join(", "));
+                assert.ok(!changed(o).some((c) => c.endsWith("-trust")), "nodes are not re-run");
+                assert.deepEqual(sshSessions(), ssh);
+                const r = await skopeo(["inspect", "--cert-dir", state.client.certDir, "--authfile", state.client.authfile, "--format", "{{.Digest}}",
+                    `docker://${live.registry}/test/app:1`], env);
+                assert.equal(r.stdout.trim(), state.pushedDigest, r.stderr);
+                const logs = await run("docker", ["-H", env.dockerHost, "logs", live.config.containerName]);
+                assert.match(logs.stdout + logs.stderr, /version=v3\.1\.2/, "the 3 line serves");
+                await noChanges();
+            });
+        }
 
         it("a node's host changes under the same name: the old host is clean, the new one trusts", async () => {
             const from = env.nodes.find((n) => n.name === "a")!;

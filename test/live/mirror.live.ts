@@ -1,5 +1,5 @@
 // Live section: the pull-through mirror. The stack's mirror caches the suite's stand-in for Docker Hub
-// (test/live/env/upstream.sh: a registry with a login, holding the test image as library/lt-busybox:1),
+// (test/live/env/upstream.sh: a registry with a login, holding library/lt-mirror:1, whose blobs no node has),
 // and every node pulls that image by its Docker Hub name: containerd 1.6 and 2.x through ctr and the
 // CRI, the docker node through its own dockerd, the crio node with skopeo. Nothing outside this machine
 // is reachable from the nodes, so a pull that succeeds came through the mirror.
@@ -13,7 +13,7 @@ import { criPull, LiveNode, nodeExec } from "./support";
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const upstreamSh = path.join(__dirname, "env", "upstream.sh");
-const upstreamEnv = { ...process.env, LIVE_DIR: env.liveDir, HOST_IP: env.hostAddress, REGISTRY_IMAGE: "-", TEST_IMAGE: "-", DOCKER_HOST: env.dockerHost };
+const upstreamEnv = { ...process.env, LIVE_DIR: env.liveDir, HOST_IP: env.hostAddress, REGISTRY_IMAGE: "-", DOCKER_HOST: env.dockerHost };
 const node = (name: string): LiveNode => env.nodes.find((n) => n.name === name)!;
 const mirrorName = (): string => live.config.mirror?.containerName ?? `${live.config.containerName}-mirror`;
 
@@ -109,7 +109,7 @@ export function mirrorChecks(): void {
                 blobs = cachedBlobs();
             }
             assert.ok(blobs.includes(env.upstream.digest.replace("sha256:", "")), `the manifest is cached: ${blobs.join(", ")}`);
-            assert.ok(blobs.length >= 3, `manifest, config and layer cached: ${blobs.length}`);
+            assert.equal(blobs.length, 3, `manifest, config and the layer cached: ${blobs.join(", ")}`);
         });
 
         it("with the upstream stopped, the other nodes still pull from the cache: CRI (1.6 and 2.x), ctr 2.x, dockerd, skopeo", async () => {

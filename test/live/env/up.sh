@@ -227,7 +227,7 @@ LIVE_DIR=$LIVE_DIR BUSYBOX=$BUSYBOX PYTHON=$PYTHON REGISTRY_IMAGE=$REGISTRY_IMAG
   TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE LAYER_COUNT=$LAYER_COUNT bash "$HERE/images.sh" || die "building the images failed"
 
 step "starting the upstream registry the mirror caches"
-upstream=$(LIVE_DIR=$LIVE_DIR HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE TEST_IMAGE=$TEST_IMAGE bash "$HERE/upstream.sh" start) ||
+upstream=$(LIVE_DIR=$LIVE_DIR HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE bash "$HERE/upstream.sh" start) ||
   die "the upstream registry failed to start"
 
 # ---- f. env.json ----------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The live suite's stand-in for Docker Hub (nothing outside this machine is reachable): a registry with a
-# login, over plain HTTP on the host address, holding the test image as library/<name>, which the
-# program's pull-through mirror is pointed at. up.sh runs it; it prints the upstream's facts as JSON.
-# Usage: upstream.sh start|stop|resume   (needs DOCKER_HOST, LIVE_DIR, HOST_IP, REGISTRY_IMAGE, TEST_IMAGE)
+# login, over plain HTTP on the host address, holding library/lt-mirror:1, which the program's
+# pull-through mirror is pointed at. That image is FROM scratch with one layer of random bytes made
+# anew each time, so no node has any of its blobs beforehand: each pull of it goes through the mirror
+# for every blob. up.sh runs it; it prints the upstream's facts as JSON.
+# Usage: upstream.sh start|stop|resume   (needs DOCKER_HOST, LIVE_DIR, HOST_IP, REGISTRY_IMAGE)
 set -Eeuo pipefail
-: "${LIVE_DIR:?}" "${HOST_IP:?}" "${REGISTRY_IMAGE:?}" "${TEST_IMAGE:?}" "${DOCKER_HOST:?}"
+: "${LIVE_DIR:?}" "${HOST_IP:?}" "${REGISTRY_IMAGE:?}" "${DOCKER_HOST:?}"
 NAME=live-upstream
 PORT=5620
 USER_=hub-reader
-REPO=library/lt-busybox:1
+REPO=library/lt-mirror:1
 die() { echo "upstream.sh: ERROR: $*" >&2; exit 1; }
 
 case ${1:-} in
@@ -31,7 +33,11 @@ docker run -d --name "$NAME" --restart no -p "$HOST_IP:$PORT:5000" -v "$u/htpass
   -e REGISTRY_AUTH=htpasswd -e REGISTRY_AUTH_HTPASSWD_REALM=upstream -e REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd \
   "$REGISTRY_IMAGE" >/dev/null || die "cannot start $NAME"
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/$HOST_IP/$PORT") 2>/dev/null && break; sleep 0.1; done
-docker save "$TEST_IMAGE" > "$u/test-image.tar"
+mkdir -p "$u/image"
+head -c 65536 /dev/urandom > "$u/image/stamp"
+printf 'FROM scratch\nCOPY stamp /stamp\n' > "$u/image/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -q -t localhost/lt-mirror:1 "$u/image" >/dev/null 2>"$u/build.log" || die "building the image failed: $(cat "$u/build.log")"
+docker save localhost/lt-mirror:1 > "$u/test-image.tar"
 skopeo copy -q --dest-tls-verify=false --dest-creds "$USER_:$password" "docker-archive:$u/test-image.tar" "docker://$HOST_IP:$PORT/$REPO" >/dev/null 2>"$u/push.log" ||
   die "pushing $REPO to the upstream failed: $(cat "$u/push.log")"
 digest=$(skopeo inspect --tls-verify=false --creds "$USER_:$password" --format '{{.Digest}}' "docker://$HOST_IP:$PORT/$REPO")
