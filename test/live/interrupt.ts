@@ -1,7 +1,7 @@
 // Live section: `pulumi up` killed with SIGKILL at two points, the pending operations it leaves cleared
 // the way Pulumi documents (`pulumi refresh --import-pending-creates` for what was created but not
-// recorded, `--clear-pending-creates` for the rest), then `up` again: it converges, byte-equal to nodes
-// configured without interruption.
+// recorded, `--clear-pending-creates` for the rest), plus an empty `.attrs` file of the file backend
+// that a kill can leave, then `up` again: it converges, byte-equal to nodes configured without interruption.
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import { it } from "node:test";
@@ -37,6 +37,12 @@ async function upKilledWhen(when: () => boolean | Promise<boolean>): Promise<num
 async function clearPending(): Promise<string[]> {
     // the plugins the killed CLI started finish or exit on their own; give them a moment
     await sleep(3000);
+    // The file backend (gocloud fileblob) keeps each object's metadata in a `<file>.attrs` beside it, written
+    // in place after the object: killed in between, it is left empty, and every command then fails with
+    // "failed to load checkpoint: EOF". A missing one is read as no metadata, so an empty one is removed.
+    const emptyAttrs = stack.stateFiles().filter((f) => f.endsWith(".attrs") && fs.statSync(f).size === 0);
+    for (const f of emptyAttrs) fs.rmSync(f);
+    if (emptyAttrs.length) log(`removed ${emptyAttrs.length} empty .attrs file(s) the kill left: ${emptyAttrs.map((f) => f.slice(f.indexOf("/state/"))).join(", ")}`);
     if (stack.locks().length > 0) await stack.must(["cancel", "--yes"]);
     assert.deepEqual(stack.locks(), []);
     const dep = JSON.parse((await stack.must(["stack", "export"])).stdout).deployment;
