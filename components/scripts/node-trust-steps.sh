@@ -49,11 +49,15 @@ def drop(k, v):
 def add(k, v):
     if v not in (cfg.get(k) or []):
         cfg[k] = (cfg.get(k) or []) + [v]
+pairs = list(zip(want[0::2], want[1::2]))
 for k, v in ours:
-    (add if mode == "expect" else drop)(k, v)
+    if mode == "expect":
+        add(k, v)
+    elif mode == "remove" or (k, v) not in pairs:
+        drop(k, v)
 if mode == "add":
-    pairs = list(zip(want[0::2], want[1::2]))
-    added = [(k, v) for k, v in pairs if v not in (cfg.get(k) or [])]
+    # ours: what this run adds, and what it added before and still wants (left where it is)
+    added = [(k, v) for k, v in pairs if v not in (cfg.get(k) or []) or (k, v) in ours]
     for k, v in pairs:
         add(k, v)
     with open(entries_new, "w") as f:
@@ -188,6 +192,11 @@ docker_json() { # daemon.json: registry-mirrors for the mirror, insecure-registr
     else
       need reload "$why"
     fi
+    # what is ours is known before the file changes: a run cut short in between still knows it
+    mkdir -p -- "$STATE"
+    { cat -- "$DOCKER_ENTRIES" 2>/dev/null || true; cat -- "$DOCKER_ENTRIES_NEW"; } | sort -u > "$RUNDIR/$REGISTRY.entries-union"
+    if same_files "$RUNDIR/$REGISTRY.entries-union" "$DOCKER_ENTRIES"; then rm -f -- "$RUNDIR/$REGISTRY.entries-union"
+    else mv -f -- "$RUNDIR/$REGISTRY.entries-union" "$DOCKER_ENTRIES"; fi
     put "$DAEMON_JSON" docker "$new"
   elif ((rc == 3)); then
     say unchanged "$DAEMON_JSON"
