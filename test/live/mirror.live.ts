@@ -80,7 +80,8 @@ export function mirrorChecks(): void {
             assert.deepEqual(bound, [...live.config.bindAddress].sort(), r.stdout);
             const inspect = await run("docker", ["-H", env.dockerHost, "inspect", "--format", "{{json .Config.Env}}", mirrorName()]);
             const envs = JSON.parse(inspect.stdout) as string[];
-            assert.ok(envs.includes(`REGISTRY_PROXY_REMOTEURL=${env.upstream.url}`));
+            assert.ok(envs.includes(`REGISTRY_PROXY_REMOTEURL=${live.config.mirror.remoteUrl}`));
+            assert.equal(envs.some((e) => e.startsWith("REGISTRY_PROXY_USERNAME=")), live.config.mirror.username !== undefined);
             assert.ok(!envs.some((e) => e.startsWith("REGISTRY_AUTH")), "no login on the mirror");
         });
 
@@ -115,7 +116,7 @@ export function mirrorChecks(): void {
         it("with the upstream stopped, the other nodes still pull from the cache: CRI (1.6 and 2.x), ctr 2.x, dockerd, skopeo", async () => {
             const stop = await run("bash", [upstreamSh, "stop"], { env: upstreamEnv });
             assert.equal(stop.code, 0, stop.stderr);
-            const down = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `${env.upstream.url}/v2/`]);
+            const down = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `${live.config.mirror.remoteUrl}/v2/`]);
             assert.equal(down.stdout, "000", "the upstream is down");
             assert.equal(await pullThroughMirror(node("ctd2"), "cri"), env.upstream.digest);
             assert.equal(await pullThroughMirror(node("ctd2"), "ctr"), env.upstream.digest);

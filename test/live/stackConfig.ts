@@ -86,9 +86,14 @@ export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: st
         ...(n.name === "d" ? { systemTrust: true } : {}),
         perDialTimeout: 5, dialErrorLimit: 2,
     }));
-    // the pull-through mirror, of the suite's stand-in for Docker Hub (the file may set its port)
-    cfg.mirror = { ...(cfg.mirror ?? {}), remoteUrl: env.upstream.url, username: env.upstream.username };
-    secrets["mirror.password"] = fs.readFileSync(env.upstream.passwordFile, "utf8");
+    // the pull-through mirror, of the suite's stand-in for Docker Hub (the file may set its port), with its
+    // login; registry 2.8's proxy logs in only behind a token realm, so on that line the anonymous one
+    if (cfg.image === env.registryImages["2"]) {
+        cfg.mirror = { ...(cfg.mirror ?? {}), remoteUrl: env.upstream.anonymousUrl };
+    } else {
+        cfg.mirror = { ...(cfg.mirror ?? {}), remoteUrl: env.upstream.url, username: env.upstream.username };
+        secrets["mirror.password"] = fs.readFileSync(env.upstream.passwordFile, "utf8");
+    }
     const kubeconfig = process.env.LIVE_KUBECONFIG;
     if (kubeconfig) {
         // the cluster of test/live/env/k8s-up.sh, its kubeconfig given as content, as a secret

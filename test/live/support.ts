@@ -44,7 +44,7 @@ export interface LiveEnv {
     nodeExec: string;
     nodes: LiveNode[];
     /** The stand-in for Docker Hub that the mirror caches (test/live/env/upstream.sh). */
-    upstream: { url: string; container: string; username: string; passwordFile: string; image: string; digest: string };
+    upstream: { url: string; anonymousUrl: string; username: string; passwordFile: string; image: string; digest: string };
     unreachable: { host: string; port: number };
 }
 
