@@ -97,6 +97,22 @@ export function defaultStack(extra: Record<string, any> = {}): Record<string, an
     return { ...cfg, dockerHost: env.dockerHost, image: env.registryImage, containerName: "bench-registry", ...extra };
 }
 
+/** The registry lines the live environment builds ("2", "3"), oldest first, and the one the program's default image is on. */
+export const LINES = (Object.keys(env.registryImages) as Line[]).sort();
+export type Line = keyof LiveEnv["registryImages"];
+export const DEFAULT_LINE = LINES.find((l) => env.registryImages[l] === env.registryImage)!;
+
+/** Fails unless the program's registry container runs `line`'s image (the container names it by image ID). */
+export async function checkLine(e: BenchStack, line: Line): Promise<ContainerSpec> {
+    const spec = await declaredContainer(e);
+    const want = (await docker("image", "inspect", "-f", "{{.Id}}", env.registryImages[line])).trim();
+    if (spec.image !== want && spec.image !== env.registryImages[line]) throw new Error(`deployed ${spec.image}, not the ${line}.x image ${env.registryImages[line]} (${want})`);
+    return spec;
+}
+
+/** The default stack on one registry line's image. */
+export const lineStack = (line: Line, extra: Record<string, any> = {}): Record<string, any> => defaultStack({ image: env.registryImages[line], ...extra });
+
 export function upOk(e: BenchStack, cfg: Record<string, any>): Promise<{ outputs: Record<string, any>; ms: number }> {
     return e.up(cfg);
 }
@@ -218,7 +234,8 @@ export async function machine(): Promise<Record<string, string>> {
         memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
         kernel: `${os.type()} ${os.release()}`,
         dockerd: await first("docker", ["-H", env.dockerHost, "version", "-f", "{{.Server.Version}} (API {{.Server.APIVersion}})"]),
-        registry: await first("docker-registry", ["--version"]),
+        ...Object.fromEntries(await Promise.all(LINES.map(async (l) => [`registry ${l}`,
+            await first("docker", ["-H", env.dockerHost, "run", "--rm", "--entrypoint", "registry", env.registryImages[l], "--version"])]))),
         skopeo: await first("skopeo", ["--version"]),
         containerd: await first("containerd", ["--version"]),
         openssh: await first("ssh", ["-V"]),

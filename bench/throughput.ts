@@ -1,19 +1,22 @@
 // 2. Throughput: one 256 MiB layer of random bytes, pushed and pulled through the registry as the program
-// configures it (TLS + htpasswd), through the same image with plain HTTP and no auth, and copied with
-// cp + sync on the same disk, side by side in every repetition.
+// configures it (TLS + htpasswd), through the same image with plain HTTP and no auth, on each registry
+// line (2.x and 3.x), and copied with cp + sync on the same disk, side by side in every repetition.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { spawn } from "child_process";
 import { pipeline } from "stream/promises";
 import * as zlib from "zlib";
-import { Client, client, declaredContainer, defaultStack, engine, log, must, pull, push, QUICK, removeContainer,
+import { checkLine, Client, client, declaredContainer, DEFAULT_LINE, engine, env, Line, LINES, lineStack, log, must, pull, push, QUICK, removeContainer,
     removeVolume, rotate, scratch, seconds, startRegistry, stat, upOk, writeResult } from "./lib";
 
 const REPS = QUICK ? 2 : 5;
 const MIB = 256;
-const VARIANTS = ["ours", "plain", "cp"] as const;
-type Variant = (typeof VARIANTS)[number];
+type Path = "ours" | "plain" | "cp";
+interface Variant { line?: Line; variant: Path }
+/** Each line's program registry and its plain twin next to each other, then cp + sync (no line). */
+const VARIANTS: Variant[] = [...LINES.flatMap((line) => (["ours", "plain"] as const).map((variant) => ({ line, variant }))), { variant: "cp" }];
+const name = (v: Variant) => (v.line ? `${v.line}.x ${v.variant}` : v.variant);
 
 /** An OCI layout holding one image whose single layer is a tar of `mib` MiB of random bytes (gzip, stored). */
 export async function randomImage(dir: string, mib: number): Promise<{ layer: string; bytes: number }> {
@@ -61,31 +64,33 @@ async function main(): Promise<void> {
     const work = scratch("throughput");
     const oci = path.join(work, "image");
     const { layer, bytes } = await randomImage(oci, MIB);
-    log(`throughput: ${(bytes / 2 ** 20).toFixed(1)} MiB layer, ${REPS} repetitions of ${VARIANTS.join(", ")}`);
+    log(`throughput: ${(bytes / 2 ** 20).toFixed(1)} MiB layer, ${REPS} repetitions of ${VARIANTS.map(name).join(", ")}`);
 
     let volume = "";
     let n = 0;
     let ours: Client | undefined;
-    const measure = async (variant: Variant, rep: number) => {
+    const measure = async (v: Variant, rep: number) => {
         await must("sync", []); // start every run with no dirty pages left by the one before
-        const dest = path.join(work, `pulled-${variant}-${rep}`);
-        if (variant === "cp") {
+        const dest = path.join(work, `pulled-${name(v).replace(/\W+/g, "-")}-${rep}`);
+        if (!v.line) {
             const s = await seconds(async () => { await must("cp", [layer, dest]); await must("sync", []); });
             fs.rmSync(dest, { force: true });
-            return { variant, rep, pushS: s, pullS: NaN };
+            return { ...v, rep, pushS: s, pullS: NaN };
         }
         let c: Client;
         let tls = true;
-        if (variant === "ours") {
+        const plainVolume = `bench-plain-${v.line}-${rep}`;
+        if (v.variant === "ours") {
             const old = volume;
             volume = `bench-tp-${n++}`;
-            c = ours = client(path.join(work, "client"), (await upOk(e, defaultStack({ dataVolume: volume }))).outputs);
+            c = ours = client(path.join(work, "client"), (await upOk(e, lineStack(v.line, { dataVolume: volume }))).outputs);
             if (old) await removeVolume(old);
+            await checkLine(e, v.line);
         } else {
-            // the same image and settings, minus TLS and auth: what `docker run registry:2` gives
-            const spec = (await declaredContainer(e));
-            await startRegistry("bench-plain", 5001, `bench-plain-${rep}`, {
-                ...spec, envs: spec.envs.filter((v) => !/^REGISTRY_(AUTH|HTTP_TLS)/.test(v)), uploads: [],
+            // the same image and settings, minus TLS and auth: what `docker run registry:N` gives
+            const spec = await declaredContainer(e);
+            await startRegistry("bench-plain", 5001, plainVolume, {
+                image: env.registryImages[v.line], envs: spec.envs.filter((x) => !/^REGISTRY_(AUTH|HTTP_TLS)/.test(x)), uploads: [],
             });
             c = { ...ours!, registry: "127.0.0.1:5001" };
             tls = false;
@@ -95,18 +100,20 @@ async function main(): Promise<void> {
         await must("sync", []);
         const pullS = await seconds(() => pull(c, "bench/big:1", `${dest}:big`, tls));
         fs.rmSync(dest, { recursive: true, force: true });
-        if (variant === "plain") await removeContainer("bench-plain", `bench-plain-${rep}`);
-        return { variant, rep, pushS, pullS };
+        if (v.variant === "plain") await removeContainer("bench-plain", plainVolume);
+        return { ...v, rep, pushS, pullS };
     };
 
-    await measure("ours", -1); // warm-up (untimed): page cache, container start paths
-    await measure("plain", -1);
+    for (const line of LINES) { // warm-up (untimed): page cache, container start paths, each line's image
+        await measure({ line, variant: "ours" }, -1);
+        await measure({ line, variant: "plain" }, -1);
+    }
     const runs: Awaited<ReturnType<typeof measure>>[] = [];
     for (let rep = 0; rep < REPS; rep++) {
-        for (const v of rotate([...VARIANTS], rep)) {
+        for (const v of rotate(VARIANTS, rep)) {
             const m = await measure(v, rep);
             runs.push(m);
-            log(`rep ${rep} ${v}: ${v === "cp" ? "cp+sync" : "push"} ${m.pushS.toFixed(2)} s${v === "cp" ? "" : `, pull ${m.pullS.toFixed(2)} s`}`);
+            log(`rep ${rep} ${name(v)}: ${v.line ? "push" : "cp+sync"} ${m.pushS.toFixed(2)} s${v.line ? `, pull ${m.pullS.toFixed(2)} s` : ""}`);
         }
     }
     await e.destroy();
@@ -114,20 +121,21 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
 
     const mbs = (s: number) => bytes / 1e6 / s;
-    const of = (v: Variant, rep: number) => runs.find((r) => r.variant === v && r.rep === rep)!;
+    const of = (v: Variant, rep: number) => runs.find((r) => r.line === v.line && r.variant === v.variant && r.rep === rep)!;
     const rows = VARIANTS.map((v) => {
-        const mine = runs.filter((r) => r.variant === v);
+        const mine = runs.filter((r) => r.line === v.line && r.variant === v.variant);
+        // ours and plain against the plain registry of the same line in the same repetition; cp against itself
+        const plain = (r: (typeof runs)[number]) => of({ line: v.line, variant: "plain" }, r.rep);
         return {
-            variant: v,
+            ...v,
             pushMBs: stat(mine.map((r) => mbs(r.pushS))),
-            pullMBs: v === "cp" ? undefined : stat(mine.map((r) => mbs(r.pullS))),
-            // ours and plain against plain; cp against itself
-            pushVsPlain: v === "cp" ? undefined : stat(mine.map((r) => of("plain", r.rep).pushS / r.pushS)),
-            pullVsPlain: v === "cp" ? undefined : stat(mine.map((r) => of("plain", r.rep).pullS / r.pullS)),
-            pushVsCp: stat(mine.map((r) => of("cp", r.rep).pushS / r.pushS)),
+            pullMBs: v.line ? stat(mine.map((r) => mbs(r.pullS))) : undefined,
+            pushVsPlain: v.line ? stat(mine.map((r) => plain(r).pushS / r.pushS)) : undefined,
+            pullVsPlain: v.line ? stat(mine.map((r) => plain(r).pullS / r.pullS)) : undefined,
+            pushVsCp: stat(mine.map((r) => of({ variant: "cp" }, r.rep).pushS / r.pushS)),
         };
     });
-    await writeResult("throughput", { bytes, reps: REPS, rows, runs });
+    await writeResult("throughput", { bytes, reps: REPS, lines: env.registryImages, defaultLine: DEFAULT_LINE, rows, runs });
 }
 
 if (require.main === module) {
