@@ -1,23 +1,18 @@
 import * as assert from "node:assert/strict";
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, it } from "node:test";
-import { ConfigError, DEFAULT_BCRYPT_COST, parseSettings, rawConfig, registryAddress, stackId } from "../../components/config";
+import { DEFAULT_BCRYPT_COST, parseSettings, rawConfig, registryAddress, stackId } from "../../components/config";
+import { configProblems, sshKey } from "../support/configProblems";
 import { makePki } from "../support/pki";
 
-const sshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 const node = (extra: Record<string, unknown> = {}) => ({ host: "10.0.0.5", privateKey: sshKey, runtime: "docker", ...extra });
 
 function problems(raw: Record<string, unknown>): string[] {
-    try {
-        parseSettings(raw, "dev");
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
-        return e.problems;
-    }
-    assert.fail("expected a ConfigError");
+    const found = configProblems(raw);
+    assert.ok(found.length > 0, "expected a ConfigError");
+    return found;
 }
 
 function expectProblem(raw: Record<string, unknown>, key: string, pattern: RegExp): void {

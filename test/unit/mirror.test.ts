@@ -1,25 +1,15 @@
 // The pull-through mirror: its settings and their errors, the container it becomes, and what each
 // runtime's node script does with it. Real runs of those scripts: test/live/mirror.live.ts.
 import * as assert from "node:assert/strict";
-import * as crypto from "crypto";
 import { spawnSync } from "node:child_process";
 import { before, describe, it } from "node:test";
-import { ConfigError, parseSettings } from "../../components/config";
+import { parseSettings } from "../../components/config";
 import { NodeScriptOptions, nodeTrustScript } from "../../components/nodeScripts";
+import { configProblems, sshKey } from "../support/configProblems";
 import { byType, captureOptions, reset, secret, settle, setupMocks, valueOf } from "./mocks";
 
-const sshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 const node = (extra: Record<string, unknown> = {}) => ({ host: "10.0.0.5", privateKey: sshKey, runtime: "containerd", ...extra });
-
-function problems(raw: Record<string, unknown>): string[] {
-    try {
-        parseSettings(raw, "dev");
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
-        return e.problems;
-    }
-    return [];
-}
+const problems = configProblems;
 
 describe("mirror settings", () => {
     it("off unless set; set, every default is worked out from the registry's", () => {
