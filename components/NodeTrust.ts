@@ -16,6 +16,9 @@ export interface NodeTrustArgs {
     mirror?: MirrorOptions;
 }
 
+/** Every input the node's command is given: all of them keep their stored values once a node is retired. */
+const RETIRED_IGNORED = ["connection", "create", "update", "delete", "stdin", "addPreviousOutputInEnv", "triggers"] as const;
+
 /**
  * Makes one node trust the registry's CA over SSH, the scoped way for its container runtime, plus the
  * opt-in /etc/hosts line and system trust. The script travels on stdin (never argv), carries both the
@@ -74,8 +77,13 @@ export class NodeTrust extends pulumi.ComponentResource {
             parent: this,
             // create and delete write the same paths: the old delete must run before the new create
             deleteBeforeReplace: true,
+            // A retired node is gone: nothing may connect to it. Every input keeps its stored value (no
+            // update, no replace) and a later removal from `nodes` forgets the command without its delete.
+            ...(node.retired ? { ignoreChanges: [...RETIRED_IGNORED], retainOnDelete: true } : {}),
         });
-        this.report = this.command.stdout;
+        this.report = node.retired
+            ? pulumi.output(`retired: ${node.name} is not contacted; remove it from private-registry:nodes to drop it from the stack`)
+            : this.command.stdout;
         this.mirror = this.report.apply((r) => (r ?? "").split("\n").filter((l) => l.startsWith("mirror: ")).map((l) => l.slice("mirror: ".length)));
         this.registerOutputs({ report: this.report, mirror: this.mirror });
     }

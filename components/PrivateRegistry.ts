@@ -57,7 +57,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         }, { parent: this });
         this.server = new RegistryServer(`${name}-server`, {
             dockerHost: s.dockerHost, dockerSshOpts: s.dockerSshOpts, image: s.image, containerName: s.containerName,
-            port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, dataHostPath: s.dataHostPath,
+            port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, keepVolumeName: s.dataVolumeDerived, dataHostPath: s.dataHostPath,
             certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
             htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
         }, { parent: this });
@@ -67,9 +67,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             this.mirrorAddress = registryAddress(s.hostname, m.port);
             this.mirror = new RegistryServer(`${name}-mirror`, {
                 dockerHost: s.dockerHost, image: s.image, shared: { provider: this.server.provider, imageId: this.server.imageId },
-                containerName: m.containerName, port: m.port, bindAddresses: m.bindAddresses, dataVolume: m.dataVolume,
+                containerName: m.containerName, port: m.port, bindAddresses: m.bindAddresses, dataVolume: m.dataVolume, keepVolumeName: m.dataVolumeDerived,
                 certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
-                proxy: { remoteUrl: m.remoteUrl, username: m.username, password: m.password },
+                proxy: { remoteUrl: m.remoteUrl, username: m.username, password: m.password, ttl: m.ttl },
                 minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
             }, { parent: this });
         }

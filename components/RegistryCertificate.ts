@@ -56,13 +56,16 @@ export class RegistryCertificate extends pulumi.ComponentResource {
                 validityPeriodHours: t.caValidityHours,
                 allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
             }, { parent: this });
-            const leafKey = new tls.PrivateKey(`${name}-key`, keyArgs, { parent: this });
+            // Bumping tls.rotation is what someone does after a key leak: the leaf gets a new key, not only a
+            // new certificate (a key resource of another name replaces the old one). Rotation 0 keeps the
+            // name stacks have always had. Early renewal (earlyRenewalHours) keeps the key.
+            const leafKey = new tls.PrivateKey(t.rotation > 0 ? `${name}-key-r${t.rotation}` : `${name}-key`, keyArgs, { parent: this });
             const csr = new tls.CertRequest(`${name}-csr`, {
                 privateKeyPem: leafKey.privateKeyPem,
                 subject: {
                     commonName: hostname,
                     organization: "private-registry",
-                    // bumping tls.rotation changes the request and so replaces the leaf: a renewal path that
+                    // with the new key this changes the request and so replaces the leaf: a renewal path that
                     // does not depend on the provider noticing the early-renewal window
                     ...(t.rotation > 0 ? { serialNumber: `rotation-${t.rotation}` } : {}),
                 },

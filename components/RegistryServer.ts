@@ -18,6 +18,11 @@ export interface RegistryServerArgs {
     bindAddresses: string[];
     /** Named volume for the registry's data (survives container replacement)… */
     dataVolume?: string;
+    /**
+     * Keep the volume's first name when `dataVolume` changes later: set it when the name is worked out
+     * from the stack or container name, so a rename never mounts a new, empty volume.
+     */
+    keepVolumeName?: boolean;
     /** …or a host path on the docker host. */
     dataHostPath?: string;
     certPem: pulumi.Input<string>;
@@ -55,6 +60,8 @@ export interface ProxySettings {
     remoteUrl: string;
     username?: string;
     password?: pulumi.Input<string>;
+    /** How long a cached blob or manifest stays after its last fetch (`72h`; `0` never); unset: the registry's 168h. */
+    ttl?: string;
 }
 
 /**
@@ -64,12 +71,15 @@ export interface ProxySettings {
  * (3 sends them to localhost:4318 unless told not to). Each line reads its own config file path
  * (2: /etc/docker/registry/config.yml, 3: /etc/distribution/config.yml); these override either.
  */
-export function registryEnv(minTlsVersion: TlsVersion, logLevel: string, mode: { auth: boolean; proxy?: { remoteUrl: string; username?: string } } = { auth: true }): string[] {
+export function registryEnv(minTlsVersion: TlsVersion, logLevel: string, mode: { auth: boolean; proxy?: Omit<ProxySettings, "password"> } = { auth: true }): string[] {
     return [
         ...(mode.auth ? ["REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm", `REGISTRY_AUTH_HTPASSWD_PATH=${HTPASSWD}`] : []),
         ...(mode.proxy ? [`REGISTRY_PROXY_REMOTEURL=${mode.proxy.remoteUrl}`] : []),
         ...(mode.proxy?.username !== undefined ? [`REGISTRY_PROXY_USERNAME=${mode.proxy.username}`] : []),
-        "REGISTRY_STORAGE_DELETE_ENABLED=false",
+        ...(mode.proxy?.ttl !== undefined ? [`REGISTRY_PROXY_TTL=${mode.proxy.ttl}`] : []),
+        // A mirror expires its cache through the storage's delete, which fails while delete is off (so it
+        // would grow forever); its API refuses every DELETE in proxy mode anyway. A registry keeps it off.
+        `REGISTRY_STORAGE_DELETE_ENABLED=${mode.proxy ? "true" : "false"}`,
         "OTEL_TRACES_EXPORTER=none",
         `REGISTRY_HTTP_ADDR=0.0.0.0:${LISTEN_PORT}`,
         `REGISTRY_HTTP_TLS_CERTIFICATE=${CERT}`,
@@ -78,6 +88,16 @@ export function registryEnv(minTlsVersion: TlsVersion, logLevel: string, mode: {
         `REGISTRY_LOG_LEVEL=${logLevel}`,
         `REGISTRY_HTTP_DEBUG_ADDR=${DEBUG_ADDR}`,
     ];
+}
+
+/**
+ * Where the mirror container on a further bind address keeps its cache, inside the shared volume. Each
+ * proxy runs a TTL scheduler that rewrites its cache's whole scheduler-state.json, so two on one cache
+ * would drop each other's entries (and those blobs would never expire): one cache per scheduler. The
+ * first address keeps the volume's root, where the cache has always been.
+ */
+export function proxyCacheDir(ip: string): string {
+    return `${DATA}/by-address/${ip.replace(/[.:]/g, "-")}`;
 }
 
 /**
@@ -122,7 +142,7 @@ export class RegistryServer extends pulumi.ComponentResource {
             ? pulumi.output(args.shared.imageId)
             : new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts).imageId;
         const volume = args.dataVolume !== undefined
-            ? new docker.Volume(`${name}-data`, { name: args.dataVolume }, { ...childOpts, retainOnDelete: true })
+            ? new docker.Volume(`${name}-data`, { name: args.dataVolume }, { ...childOpts, retainOnDelete: true, ...(args.keepVolumeName ? { ignoreChanges: ["name"] } : {}) })
             : undefined;
         // a shared secret for the registry's upload state; unset, each start would pick a random one
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 32, special: false }, { parent: this });
@@ -139,6 +159,7 @@ export class RegistryServer extends pulumi.ComponentResource {
             envs: pulumi.secret(pulumi.all([httpSecret.result, args.proxy?.password]).apply(([s, upstreamPassword]) => [
                 ...registryEnv(args.minTlsVersion, args.logLevel, { auth: args.htpasswd !== undefined, proxy: args.proxy }),
                 ...(upstreamPassword !== undefined ? [`REGISTRY_PROXY_PASSWORD=${upstreamPassword}`] : []),
+                ...(args.proxy && i > 0 ? [`REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=${proxyCacheDir(ip)}`] : []),
                 `REGISTRY_HTTP_SECRET=${s}`,
             ])),
             ports: [{ internal: LISTEN_PORT, external: args.port, ip, protocol: "tcp" }],

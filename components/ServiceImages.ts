@@ -40,8 +40,9 @@ export class ServiceImages extends pulumi.ComponentResource {
                 build: {
                     context: svc.context,
                     ...(svc.dockerfile !== undefined ? { dockerfile: path.join(svc.context, svc.dockerfile) } : {}),
-                    // pinned, or an arm64 laptop and an amd64 CI would build different images
-                    platform: svc.platform,
+                    // the build always runs on the docker host, whose daemon builds for its own platform
+                    // unless told otherwise: a fixed default would fail on arm64 hosts without emulation
+                    ...(svc.platform !== undefined ? { platform: svc.platform } : {}),
                     args: svc.args,
                 },
                 registry: { server: args.pushAddress, username: args.username, password: pulumi.secret(args.password) },

@@ -4,6 +4,7 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER_NAME, isIp, NODE_NAME, PEM_CERT, PEM_KEY, SCHEMA } from "./configSchema";
 import { Keys, PROJECT, Reader, Shape } from "./configSpec";
+import { isConfigSecret, plaintextProblem, plaintextSecrets } from "./plaintextSecrets";
 
 export { DEFAULT_BCRYPT_COST, isHostname, isIp, isIpv4, TLS_VERSIONS } from "./configSchema";
 export { PROJECT } from "./configSpec";
@@ -17,10 +18,14 @@ export type TlsVersion = TlsSettings["minVersion"];
 export type NodeSettings = Omit<Settings["nodes"][number], "privateKeyPath">;
 export type KubernetesSettings = NonNullable<Settings["kubernetes"]>;
 /** The mirror with every default worked out (`bindAddress` as the list `bindAddresses`). */
-export type MirrorSettings = Omit<NonNullable<Settings["mirror"]>, "bindAddress"> & { bindAddresses: string[] };
+export type MirrorSettings = Omit<NonNullable<Settings["mirror"]>, "bindAddress"> & { bindAddresses: string[]; dataVolumeDerived: boolean };
 export type ServiceSettings = Settings["services"][number];
 /** The checked configuration; `bindAddress` (one address or a list) becomes the list `bindAddresses`. */
-export type RegistrySettings = Omit<Settings, "bindAddress" | "nodes" | "mirror"> & { bindAddresses: string[]; nodes: NodeSettings[]; mirror?: MirrorSettings };
+export type RegistrySettings = Omit<Settings, "bindAddress" | "nodes" | "mirror"> & {
+    bindAddresses: string[]; nodes: NodeSettings[]; mirror?: MirrorSettings;
+    /** `dataVolume` was not given, so its name was worked out from the stack (and would follow a rename). */
+    dataVolumeDerived?: boolean;
+};
 
 /** Docker Hub as image names spell it, and where its registry API is. */
 export const DOCKER_HUB = "docker.io";
@@ -30,8 +35,11 @@ const WILDCARDS = ["0.0.0.0", "::"];
 /** Every top-level key, in the schema's order. */
 export const CONFIG_KEYS = Object.keys(SCHEMA) as (keyof typeof SCHEMA)[];
 
-/** Every problem found in the configuration, reported at once. */
-export class ConfigError extends Error {
+/**
+ * Every problem found in the configuration, reported at once. A RunError, so the engine prints the
+ * problems alone, as it does for user errors, rather than an unhandled exception with a stack trace.
+ */
+export class ConfigError extends pulumi.RunError {
     constructor(public readonly problems: string[]) {
         super(`invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  - ${problems.join("\n  - ")}`);
         this.name = "ConfigError";
@@ -61,6 +69,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
     if (s.dataHostPath !== undefined && s.dataVolume !== undefined) {
         r.fail("dataVolume", "and private-registry:dataHostPath cannot both be set: choose a named volume or a host path");
     }
+    const derivedVolume = s.dataHostPath === undefined && s.dataVolume === undefined;
     if (s.dataHostPath === undefined) {
         s.dataVolume ??= `${s.containerName}-data`;
         r.check("dataVolume", s.dataVolume, DOCKER_NAME, true);
@@ -81,7 +90,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
     });
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     const { bindAddress, ...rest } = s;
-    return { ...rest, bindAddresses: bindAddress, nodes, mirror };
+    return { ...rest, bindAddresses: bindAddress, nodes, mirror, dataVolumeDerived: derivedVolume };
 }
 
 function checkTls(r: Reader, s: Settings): void {
@@ -139,12 +148,16 @@ function checkMirror(r: Reader, s: Settings): MirrorSettings | undefined {
             `${open.join(", ")} would publish the mirror, which has no login, on every interface; give mirror.bindAddress the private addresses the nodes reach`);
     }
     m.containerName ??= `${s.containerName}-mirror`;
+    const derived = m.dataVolume === undefined;
     m.dataVolume ??= `${m.containerName}-data`;
     r.check("mirror.containerName", m.containerName, DOCKER_NAME, true);
     r.check("mirror.dataVolume", m.dataVolume, DOCKER_NAME, true);
     if (m.dataVolume === s.dataVolume) r.fail("mirror.dataVolume", `must differ from the registry's volume ${s.dataVolume}`);
     if ((m.username === undefined) !== (m.password === undefined)) r.fail("mirror.username", "and mirror.password go together: give both, or neither for anonymous pulls");
-    return { ...rest, remoteUrl: m.remoteUrl, port: m.port, containerName: m.containerName, dataVolume: m.dataVolume, bindAddresses: addresses };
+    if (m.ttl !== undefined && /^registry:2(\.|$)/.test(s.image)) {
+        r.fail("mirror.ttl", `is not honoured by the registry:2 line (image ${s.image}), whose cache always expires after 168h: leave it unset, or use registry:3`);
+    }
+    return { ...rest, remoteUrl: m.remoteUrl, port: m.port, containerName: m.containerName, dataVolume: m.dataVolume, bindAddresses: addresses, dataVolumeDerived: derived };
 }
 
 function checkNode(r: Reader, n: Settings["nodes"][number], mirror: MirrorSettings | undefined): NodeSettings {
@@ -157,11 +170,12 @@ function checkNode(r: Reader, n: Settings["nodes"][number], mirror: MirrorSettin
     let key = n.privateKey as string | undefined;
     if (key !== undefined && keyPath !== undefined) {
         r.fail(`${path}.privateKey`, `and ${path}.privateKeyPath cannot both be set`);
-    } else if (keyPath !== undefined) {
+    } else if (keyPath !== undefined && !node.retired) {
         try { key = fs.readFileSync(keyPath.replace(/^~(?=\/)/, os.homedir()), "utf8"); } catch (e) { r.fail(`${path}.privateKeyPath`, `cannot be read: ${(e as Error).message}`); }
     }
     if (key === undefined) {
-        if (keyPath === undefined) r.fail(`${path}.privateKey`, "is required (an SSH private key PEM, set with --secret; or give privateKeyPath)");
+        // a retired node is never connected to: its key may be gone with it
+        if (keyPath === undefined && !node.retired) r.fail(`${path}.privateKey`, "is required (an SSH private key PEM, set with --secret; or give privateKeyPath)");
     } else if (!PEM_KEY.test(key.trim() + "\n")) {
         r.fail(keyPath ? `${path}.privateKeyPath` : `${path}.privateKey`, "must hold a PEM/OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)");
     }
@@ -216,7 +230,14 @@ export function readSettings(stack: string = pulumi.getStack()): RegistrySetting
     const prefix = `${PROJECT}:`;
     // only the key names come from allConfig(), so that a misspelt key is reported rather than ignored
     const keys = Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-    return withSecrets(parseSettings(rawConfig(Object.fromEntries(keys.map((k) => [prefix + k, config.get(k) ?? ""]))), stack));
+    const raw = rawConfig(Object.fromEntries(keys.map((k) => [prefix + k, config.get(k) ?? ""])));
+    const settings = parseSettings(raw, stack);
+    const plain = plaintextSecrets(raw, isConfigSecret).map((key) => plaintextProblem(key, stack));
+    if (plain.length > 0 && process.env.CI === "true" && !settings.allowPlaintextSecrets) {
+        throw new ConfigError([...plain, `(CI=true: refused; set private-registry:allowPlaintextSecrets to true to let CI go on with a warning)`]);
+    }
+    for (const p of plain) void pulumi.log.warn(p);
+    return withSecrets(settings);
 }
 
 /**

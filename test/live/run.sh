@@ -29,7 +29,12 @@ export PULUMI_ENGINE_DIR=${engine_out##*$'\n'}
 # one spare node (f) for the suite's host-change check
 export LIVE_EXTRA_NODES=1
 export K8S_DIR=${K8S_DIR:-$LIVE_DIR-k8s}
-trap 'bash "$HERE/env/k8s-down.sh" || true; bash "$HERE/env/down.sh" || true; echo "live suite: wall time $(( $(date +%s) - started )) s"' EXIT
+finish() {
+  bash "$HERE/env/k8s-down.sh" || true
+  bash "$HERE/env/down.sh" || true
+  echo "live suite: wall time $(( $(date +%s) - started )) s"
+}
+trap finish EXIT
 
 # the registry suite first (per stack file); the checks that do not depend on the stack file once, after it
 files=(test/live/registry.live.test.ts test/live/nodeScripts.live.test.ts test/live/nodeScripts-mirror.live.test.ts test/live/bindings.live.test.ts

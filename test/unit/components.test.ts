@@ -81,7 +81,7 @@ describe("RegistryCertificate", () => {
         }
     });
 
-    it("tls.rotation changes the request (and so replaces the leaf), not the CA", async () => {
+    it("tls.rotation replaces the leaf's key (a key resource of another name) and so the leaf, not the CA", async () => {
         const s0 = settings({ hostname: "r.example" });
         const s1 = settings({ hostname: "r.example", tls: { rotation: 1 } });
         const a = new c.RegistryCertificate("a", { hostname: "r.example", dnsNames: [], ipAddresses: [], tls: s0.tls, caCommonName: "x" });
@@ -92,6 +92,9 @@ describe("RegistryCertificate", () => {
         assert.equal(csrB.inputs.subject.serialNumber, "rotation-1");
         const [caA, caB] = byType("tls:index/selfSignedCert:SelfSignedCert");
         assert.deepEqual(caA.inputs.subject, caB.inputs.subject);
+        // rotating after a leak must not sign the leaked key again; rotation 0 keeps the name stacks have
+        const keys = byType("tls:index/privateKey:PrivateKey").map((k) => k.name);
+        assert.deepEqual(keys, ["a-ca-key", "a-key", "b-ca-key", "b-key-r1"]);
     });
 
     it("bring-your-own generates nothing and keeps the key secret", async () => {
@@ -340,7 +343,7 @@ describe("PullSecret", () => {
 
 describe("ServiceImages", () => {
     it("builds, tags host:port/name:tag, pushes with the credentials; digest refs out", async () => {
-        const s = settings({ services: [{ name: "data-service", context: "./svc", dockerfile: "Dockerfile.prod", tag: "1.0" }, { name: "web", context: "./web" }] });
+        const s = settings({ services: [{ name: "data-service", context: "./svc", dockerfile: "Dockerfile.prod", tag: "1.0" }, { name: "web", context: "./web", platform: "linux/arm64" }] });
         const docker = await import("@pulumi/docker");
         const provider = new docker.Provider("p", { host: "unix:///x.sock" });
         const imgs = new c.ServiceImages("img", { services: s.services, registry: "r.example:5000", pushAddress: "127.0.0.1:5000", username: "admin", password: "pw", provider },
@@ -350,7 +353,9 @@ describe("ServiceImages", () => {
         // pushed over the docker host's loopback, named by the registry's address
         assert.deepEqual(images.map((i) => i.inputs.imageName), ["127.0.0.1:5000/data-service:1.0", "127.0.0.1:5000/web:latest"]);
         assert.equal(images[0].inputs.build.dockerfile, "svc/Dockerfile.prod");
-        assert.equal(images[0].inputs.build.platform, "linux/amd64");
+        // no platform unless one is given: the docker host builds for its own (an arm64 host needs no emulation)
+        assert.equal("platform" in images[0].inputs.build, false);
+        assert.equal(images[1].inputs.build.platform, "linux/arm64");
         assert.deepEqual(images[0].inputs.registry, { server: "127.0.0.1:5000", username: "admin", password: "pw" });
         assert.match(refs["data-service"], /^r\.example:5000\/data-service@sha256:[0-9a-f]{64}$/);
         assert.ok(images[0].opts?.provider);

@@ -17,8 +17,10 @@ describe("mirror settings", () => {
         const s = parseSettings({ port: 5443, bindAddress: ["10.1.0.1"], mirror: {} }, "dev");
         assert.deepEqual(s.mirror, {
             upstream: "docker.io", remoteUrl: "https://registry-1.docker.io", username: undefined, password: undefined, port: 5444,
-            bindAddresses: ["10.1.0.1"], containerName: "registry-dev-mirror", dataVolume: "registry-dev-mirror-data",
+            bindAddresses: ["10.1.0.1"], containerName: "registry-dev-mirror", dataVolume: "registry-dev-mirror-data", dataVolumeDerived: true, ttl: undefined,
         });
+        assert.equal(parseSettings({ mirror: { dataVolume: "cache" } }, "dev").mirror!.dataVolumeDerived, false);
+        assert.equal(parseSettings({ mirror: { ttl: "36h" } }, "dev").mirror!.ttl, "36h");
         const q = parseSettings({ mirror: { upstream: "quay.io", bindAddress: "10.1.0.2" } }, "dev").mirror!;
         assert.equal(q.remoteUrl, "https://quay.io");
         assert.deepEqual(q.bindAddresses, ["10.1.0.2"]);
@@ -37,7 +39,9 @@ describe("mirror settings", () => {
         ["a login without its password", { mirror: { username: "hub" } }, /^private-registry:mirror\.username and mirror\.password go together/],
         ["an upstream with a path", { mirror: { remoteUrl: "https://hub.example/v2" } }, /^private-registry:mirror\.remoteUrl must be http\(s\):\/\/host\[:port\] with no path/],
         ["a bad upstream", { mirror: { upstream: "not a host" } }, /^private-registry:mirror\.upstream must be a registry host/],
-        ["an unknown key", { mirror: { ttl: "1h" } }, /^private-registry:mirror\.ttl is not a known setting/],
+        ["an unknown key", { mirror: { maxSize: "1G" } }, /^private-registry:mirror\.maxSize is not a known setting/],
+        ["a ttl that is no duration", { mirror: { ttl: "7 days" } }, /^private-registry:mirror\.ttl must be a duration such as 72h or 90m \(or 0 to never expire\) \(got "7 days"\)$/],
+        ["a ttl on the registry:2 line", { image: "registry:2.8.3", mirror: { ttl: "1h" } }, /^private-registry:mirror\.ttl is not honoured by the registry:2 line \(image registry:2\.8\.3\)/],
         ["the registry's volume", { mirror: { dataVolume: "registry-dev-data" } }, /^private-registry:mirror\.dataVolume must differ from the registry's volume/],
         ["a docker node for another upstream", { mirror: { upstream: "quay.io" }, nodes: [node({ runtime: "docker" })] },
             /^private-registry:nodes\[0\]\.useMirror cannot be true on a docker node with mirror\.upstream quay\.io: dockerd mirrors Docker Hub only/],
@@ -76,9 +80,13 @@ describe("the mirror container", () => {
         assert.deepEqual(mirror.inputs.volumes, [{ volumeName: "registry-test-mirror-data", containerPath: "/var/lib/registry" }]);
         const envs = mirror.inputs.envs as string[];
         for (const e of ["REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io", "REGISTRY_PROXY_USERNAME=hub", "REGISTRY_PROXY_PASSWORD=hub-token",
-            "OTEL_TRACES_EXPORTER=none", "REGISTRY_STORAGE_DELETE_ENABLED=false", "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/registry.crt"]) {
+            "OTEL_TRACES_EXPORTER=none", "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/registry.crt"]) {
             assert.ok(envs.includes(e), `mirror env has ${e}`);
         }
+        // the cache expires through the storage's delete: on for the mirror, off for the registry
+        assert.ok(envs.includes("REGISTRY_STORAGE_DELETE_ENABLED=true"), "the mirror can expire its cache");
+        assert.ok((reg.inputs.envs as string[]).includes("REGISTRY_STORAGE_DELETE_ENABLED=false"), "the registry deletes nothing");
+        assert.ok(!envs.some((e) => e.startsWith("REGISTRY_PROXY_TTL=")), "the registry's own TTL unless one is set");
         assert.ok(!envs.some((e) => e.startsWith("REGISTRY_AUTH")), "no login");
         assert.ok(!(reg.inputs.envs as string[]).some((e) => e.startsWith("REGISTRY_PROXY")), "the registry itself is no proxy");
         assert.deepEqual(mirror.inputs.uploads.map((u: { file: string }) => u.file), ["/certs/registry.crt", "/certs/registry.key"]);
@@ -86,6 +94,37 @@ describe("the mirror container", () => {
         assert.deepEqual(volumes.map((v) => v.inputs.name).sort(), ["registry-test-data", "registry-test-mirror-data"]);
         assert.equal(await secret(r.mirror!.container.envs), true, "the envs, upstream password included, are secret");
         assert.equal(r.mirrorAddress, "reg.example:5001");
+    });
+
+    it("several addresses: one cache (and so one expiry scheduler) per mirror container; registry replicas share theirs", async () => {
+        reset();
+        const { PrivateRegistry } = await import("../../components/PrivateRegistry");
+        new PrivateRegistry("registry", { settings: parseSettings({ bindAddress: ["10.1.0.1", "127.0.0.1"], mirror: {} }, "test"), id: "private-registry-test" });
+        await settle();
+        const root = (name: string) => (byType("docker:index/container:Container").find((c) => c.inputs.name === name)!.inputs.envs as string[])
+            .filter((e) => e.startsWith("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="));
+        assert.deepEqual(root("registry-test-mirror"), [], "the first keeps the volume's root, where its cache has been");
+        assert.deepEqual(root("registry-test-mirror-127-0-0-1"), ["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/registry/by-address/127-0-0-1"]);
+        assert.deepEqual(root("registry-test-127-0-0-1"), [], "the registry's containers serve one store");
+    });
+
+    it("mirror.ttl reaches the mirror only; derived volume names keep their first name", async () => {
+        reset();
+        const { PrivateRegistry } = await import("../../components/PrivateRegistry");
+        const s = parseSettings({ mirror: { ttl: "90m" } }, "test");
+        new PrivateRegistry("registry", { settings: s, id: "private-registry-test" }, { transformations: [captureOptions] });
+        await settle();
+        const ctrs = byType("docker:index/container:Container");
+        const mirror = ctrs.find((c) => c.inputs.name === "registry-test-mirror")!;
+        assert.ok((mirror.inputs.envs as string[]).includes("REGISTRY_PROXY_TTL=90m"));
+        // a stack rename or a new containerName changes the derived names: the volumes keep theirs
+        for (const v of byType("docker:index/volume:Volume")) assert.deepEqual(v.opts?.ignoreChanges, ["name"], v.name);
+        reset();
+        new PrivateRegistry("registry", { settings: parseSettings({ dataVolume: "mine", mirror: { dataVolume: "cache" } }, "test"), id: "private-registry-test" },
+            { transformations: [captureOptions] });
+        await settle();
+        // a name the user gives is the user's to change
+        for (const v of byType("docker:index/volume:Volume")) assert.equal(v.opts?.ignoreChanges, undefined, v.name);
     });
 });
 
