@@ -1,5 +1,5 @@
 // What the configuration schema (components/configSchema.ts) says, for people and for the engine: the
-// README's configuration table and the `config:` block of Pulumi.yaml. Run this file to rewrite both:
+// the configuration table (docs/CONFIG.md) and the `config:` block of Pulumi.yaml. Run this file to rewrite both:
 //   node --import tsx components/configDocs.ts
 // test/unit/configDocs.test.ts fails while either differs from what this makes of the schema.
 import * as fs from "fs";
@@ -8,7 +8,7 @@ import { SCHEMA } from "./configSchema";
 import { Keys, PROJECT, Spec } from "./configSpec";
 
 const ROOT = path.resolve(__dirname, "..");
-export const README = path.join(ROOT, "README.md");
+export const CONFIG_DOC = path.join(ROOT, "docs", "CONFIG.md");
 export const PROJECT_FILE = path.join(ROOT, "Pulumi.yaml");
 export const TABLE_START = "<!-- config:reference -->";
 export const TABLE_END = "<!-- /config:reference -->";
@@ -45,8 +45,8 @@ function rows(keys: Keys, prefix: string): string[][] {
     });
 }
 
-/** The README's configuration table, one row per key, nested keys under their parent. */
-export function readmeTable(): string {
+/** The the configuration table (docs/CONFIG.md), one row per key, nested keys under their parent. */
+export function configTable(): string {
     const head = ["key", "type", "default", "secret", "meaning"];
     return [head, head.map(() => "---"), ...rows(SCHEMA, "")].map((r) => `| ${r.join(" | ")} |`).join("\n").replace(/ {2}\|/g, " |");
 }
@@ -87,7 +87,7 @@ export function projectConfig(): Record<string, ProjectKey> {
 export function projectConfigYaml(): string {
     const lines = [
         `${PROJECT_MARK}`,
-        "# (node --import tsx components/configDocs.ts); README.md#configuration describes them. Every default",
+        "# (node --import tsx components/configDocs.ts); docs/CONFIG.md describes them. Every default",
         "# is what the program does without the key, so the engine filling it in changes nothing.",
         "config:",
     ];
@@ -103,11 +103,11 @@ export function engineValue(v: unknown): string {
     return typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : JSON.stringify(v);
 }
 
-export function withReadmeTable(readme: string): string {
+export function withConfigTable(readme: string): string {
     const start = readme.indexOf(TABLE_START);
     const end = readme.indexOf(TABLE_END);
-    if (start < 0 || end < start) throw new Error(`README.md has no ${TABLE_START} ... ${TABLE_END} section`);
-    return `${readme.slice(0, start + TABLE_START.length)}\n${readmeTable()}\n${readme.slice(end)}`;
+    if (start < 0 || end < start) throw new Error(`docs/CONFIG.md has no ${TABLE_START} ... ${TABLE_END} section`);
+    return `${readme.slice(0, start + TABLE_START.length)}\n${configTable()}\n${readme.slice(end)}`;
 }
 
 export function withProjectConfig(project: string): string {
@@ -116,7 +116,7 @@ export function withProjectConfig(project: string): string {
 }
 
 if (require.main === module) {
-    fs.writeFileSync(README, withReadmeTable(fs.readFileSync(README, "utf8")));
+    fs.writeFileSync(CONFIG_DOC, withConfigTable(fs.readFileSync(CONFIG_DOC, "utf8")));
     fs.writeFileSync(PROJECT_FILE, withProjectConfig(fs.readFileSync(PROJECT_FILE, "utf8")));
-    console.log(`updated README.md and Pulumi.yaml from the ${Object.keys(SCHEMA).length} top-level ${PROJECT} keys`);
+    console.log(`updated docs/CONFIG.md and Pulumi.yaml from the ${Object.keys(SCHEMA).length} top-level ${PROJECT} keys`);
 }

@@ -1,5 +1,5 @@
-// Every configuration key, described once. The checks (components/config.ts), the README's
-// configuration table and the `config:` block of Pulumi.yaml (components/configDocs.ts) all come from
+// Every configuration key, described once. The checks (components/config.ts), the
+// configuration table (docs/CONFIG.md) and the `config:` block of Pulumi.yaml (components/configDocs.ts) all come from
 // here: a new key is one entry below, plus whatever the components do with it.
 import * as net from "net";
 import type { Check, Keys } from "./configSpec";
@@ -92,6 +92,7 @@ export const SCHEMA = {
         privateKeyPath: { kind: "string", type: "path", defaultDoc: "—", doc: "SSH key file instead of `privateKey` (`~/` allowed)" },
         runtime: { kind: "enum", values: NODE_RUNTIMES, default: "none", required: `is required: one of ${NODE_RUNTIMES.join(", ")}`, doc: "what to configure" },
         hostsAddress: { kind: "string", type: "IP", defaultDoc: "—", got: true, check: [isIp, "must be an IP address"], doc: "opt-in `/etc/hosts` line `<ip> <hostname>`" },
+        hostsCommentOut: { kind: "boolean", default: false, doc: "with `hostsAddress`: comment out the node's other `/etc/hosts` lines for the hostname (given back on delete; otherwise only reported)" },
         systemTrust: { kind: "boolean", default: false, doc: "opt-in system CA store" },
         insecureRegistry: { kind: "boolean", default: false, doc: "opt-in `insecure-registries` (docker only; not needed with the CA)" },
         hostKey: { kind: "string", type: "`ssh-ed25519 AAAA…`", defaultDoc: "—", trim: true, doc: "pins the node's host key (unchecked without)",
@@ -102,15 +103,15 @@ export const SCHEMA = {
         containerdConfigFile: { kind: "string", default: "/etc/containerd/config.toml", type: "absolute path", got: true, doc: "containerd's config",
             check: [(v) => /^\/[\w./-]+$/.test(v), "must be an absolute path"] },
         containerdRestartCommand: command("systemctl restart containerd", "run only when `config_path` had to be enabled"),
-        dockerRestartCommand: command("systemctl restart docker", "run only for the insecure opt-in"),
+        dockerRestartCommand: command("systemctl restart docker", "not used: `insecureRegistry` is applied by `mirrorReloadCommand` (a reload, no restart); accepted for older stack files"),
         useMirror: { kind: "boolean", default: true, doc: "pull `mirror.upstream` images through the mirror, when there is one" },
         mirrorReloadCommand: { kind: "string", derived: true, type: "command", defaultDoc: "docker: `systemctl reload docker`; crio: `systemctl reload crio`",
-            check: [oneLine, "must be a single-line shell command"], got: true, doc: "makes the runtime re-read its mirror settings (no restart); run only when they changed" },
-        retired: { kind: "boolean", default: false, doc: "the node is gone: forget it without connecting ([retired nodes](#nodes-that-no-longer-exist))" },
+            check: [oneLine, "must be a single-line shell command"], got: true, doc: "makes the runtime re-read its mirror settings, and docker its `insecure-registries` (no restart); run only when they changed" },
+        retired: { kind: "boolean", default: false, doc: "the node is gone: forget it without connecting ([retired nodes](NODES.md#nodes-that-no-longer-exist))" },
         dialErrorLimit: { kind: "integer", default: 3, min: 1, max: 100, doc: "SSH dial attempts before the node fails" },
         perDialTimeout: { kind: "integer", default: 10, min: 1, max: 600, doc: "seconds per SSH dial attempt" },
     } },
-    mirror: { kind: "object", optional: true, defaultDoc: "— (off)", doc: "a pull-through cache of `upstream` on its own port, and every node pulling through it ([mirror](#the-pull-through-mirror))", keys: {
+    mirror: { kind: "object", optional: true, defaultDoc: "— (off)", doc: "a pull-through cache of `upstream` on its own port, and every node pulling through it ([mirror](../README.md#the-pull-through-mirror))", keys: {
         upstream: { kind: "string", default: "docker.io", type: "registry host", got: true, check: [(v) => isHostname(v) || isHostPort(v), "must be a registry host such as docker.io or quay.io"],
             doc: "the registry it caches, as image names spell it (docker nodes: `docker.io` only)" },
         remoteUrl: { kind: "string", derived: true, type: "`https://…`", defaultDoc: "`https://registry-1.docker.io` for docker.io, else `https://<upstream>`", got: true,

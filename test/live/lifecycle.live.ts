@@ -1,7 +1,9 @@
 // Live section: what follows the first up — no perpetual diff, rotation, a node moving host, an
 // unreachable node, secrets in state and argv, interrupted runs, and destroy.
 import * as assert from "node:assert/strict";
+import * as crypto from "crypto";
 import * as fs from "fs";
+import * as tls from "tls";
 import { describe, it } from "node:test";
 import { changed, nameOf, run } from "./cli";
 import { configure, containerId, env, live, log, readOutputs, sshSessions, stack, state, upOk } from "./context";
@@ -48,6 +50,13 @@ async function secretValues(): Promise<Record<string, string>> {
     return values;
 }
 
+/** The leaf's private key PEMs in state (not the CA's). */
+async function leafKeys(): Promise<string[]> {
+    const res: any[] = JSON.parse((await stack.must(["stack", "export", "--show-secrets"])).stdout).deployment.resources ?? [];
+    const plain = (v: any): string => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(v.plaintext) : v);
+    return res.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && /::registry-tls-key(-r\d+)?$/.test(r.urn)).map((r) => plain(r.outputs?.privateKeyPem));
+}
+
 export function lifecycleChecks(): void {
     describe("live: re-running, rotating, moving, failing, interrupting, destroying", () => {
         let afterFirst: Map<string, Map<string, string>>;
@@ -85,6 +94,8 @@ export function lifecycleChecks(): void {
         it("rotation: a new leaf and a new password replace the container; images stay; nodes still trust; the old password is refused", async () => {
             const newPassword = `rotated-'"$\`-password-${Date.now()}`;
             const oldLeaf = (await httpsGet({ host: env.hostAddress, port: live.port, servername: live.hostname, ca: state.caPem })).cert?.fingerprint256;
+            const oldKeys = await leafKeys();
+            assert.equal(oldKeys.length, 1, "one leaf key in state");
             const oldId = await containerId();
             const oldClient = { ...state.client };
             fs.copyFileSync(oldClient.authfile, `${oldClient.authfile}.old`);
@@ -107,8 +118,19 @@ export function lifecycleChecks(): void {
             await readOutputs();
             assert.equal(state.caPem, caBefore);
             assert.equal(state.password, newPassword);
-            const newLeaf = (await httpsGet({ host: env.hostAddress, port: live.port, servername: live.hostname, ca: state.caPem })).cert?.fingerprint256;
-            assert.notEqual(newLeaf, oldLeaf);
+            const served = (await httpsGet({ host: env.hostAddress, port: live.port, servername: live.hostname, ca: state.caPem })).cert!;
+            assert.notEqual(served.fingerprint256, oldLeaf);
+            // a rotation after a leak: the leaf's key is new, and the old key does not belong to what is served
+            assert.ok(changed(o).includes("create registry-tls-key-r7"), changed(o).join(", "));
+            assert.ok(changed(o).includes("delete registry-tls-key"), changed(o).join(", "));
+            const newKeys = await leafKeys();
+            assert.equal(newKeys.length, 1);
+            assert.notEqual(newKeys[0], oldKeys[0], "a new private key");
+            const servedCert = new crypto.X509Certificate(served.raw);
+            assert.equal(servedCert.checkPrivateKey(crypto.createPrivateKey(newKeys[0])), true, "the registry serves the new key's certificate");
+            assert.equal(servedCert.checkPrivateKey(crypto.createPrivateKey(oldKeys[0])), false, "the leaked key does not match it");
+            assert.throws(() => tls.createSecureContext({ cert: servedCert.toString(), key: oldKeys[0] }), /key values mismatch/,
+                "the old key cannot complete a handshake as the registry's certificate");
             let r = await skopeo(["inspect", "--cert-dir", state.client.certDir, "--authfile", state.client.authfile, "--format", "{{.Digest}}", `docker://${live.registry}/test/app:1`], env);
             assert.equal(r.stdout.trim(), state.pushedDigest, r.stderr);
             r = await skopeo(["inspect", "--cert-dir", oldClient.certDir, "--authfile", `${oldClient.authfile}.old`, `docker://${live.registry}/test/app:1`], env);
@@ -173,6 +195,45 @@ export function lifecycleChecks(): void {
             log(`unreachable node: up failed after ${o.ms} ms`);
             await configure();
             await upOk();
+            await noChanges();
+        });
+
+        it("a node that is gone: removing it fails as before, retired: true and then its removal never connect to it", async () => {
+            const f = env.nodes.find((n) => n.name === "f")!;
+            const entry = { name: "retiring", host: f.host, port: f.port, user: f.user, runtime: f.runtime, privateKeyPath: env.sshKeyPath,
+                hostKey: f.hostKey, perDialTimeout: 2, dialErrorLimit: 1 };
+            await configure({ nodes: [...live.config.nodes, entry] });
+            await upOk();
+            const fConfigured = await snapshot(env, "f");
+            // the machine is gone: its sshd answers no more (stopped, so nothing leaves this host)
+            const sshd = Number(fs.readFileSync(`${f.nodeDir}/sshd.pid`, "utf8"));
+            process.kill(sshd, "SIGSTOP");
+            try {
+                await configure();
+                const gone = await stack.up();
+                assert.notEqual(gone.code, 0, "the delete of a node that is gone fails, as it always did");
+                assert.deepEqual([...gone.ops].filter(([, op]) => op.startsWith("failed")).map(([u]) => nameOf(u)), ["registry-node-retiring-trust"]);
+                await configure({ nodes: [...live.config.nodes, { ...entry, retired: true }] });
+                let o = await upOk();
+                assert.ok(!changed(o).some((c) => c.includes("retiring")), `nothing runs for a retired node: ${changed(o).join(", ")}`);
+                await readOutputs();
+                assert.match(state.outputs.nodeReports.retiring, /^retired: retiring is not contacted/);
+                await configure();
+                o = await upOk();
+                assert.deepEqual(changed(o).filter((c) => c.includes("retiring")), ["delete registry-node-retiring-trust"], "forgotten, without its delete");
+                const exported = await stack.exportState();
+                assert.ok(!exported.includes("registry-node-retiring"), "no longer in the stack");
+            } finally {
+                process.kill(sshd, "SIGCONT");
+            }
+            assert.deepEqual(diffSnapshots(fConfigured, await snapshot(env, "f"), NOT_OURS), [], "nothing touched the retired node");
+            // the machine back for the checks that follow: adopted again, then removed the usual way
+            await configure({ nodes: [...live.config.nodes, entry] });
+            await upOk();
+            await configure();
+            await upOk();
+            assert.deepEqual(diffSnapshots(state.before.get("f")!, await snapshot(env, "f"), NOT_OURS), [], "node f clean again");
+            await readOutputs();
             await noChanges();
         });
 

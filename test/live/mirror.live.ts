@@ -12,8 +12,8 @@ import { env, live, state } from "./context";
 import { criPull, LiveNode, nodeExec } from "./support";
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-const upstreamSh = path.join(__dirname, "env", "upstream.sh");
-const upstreamEnv = { ...process.env, LIVE_DIR: env.liveDir, HOST_IP: env.hostAddress, REGISTRY_IMAGE: "-", DOCKER_HOST: env.dockerHost };
+export const upstreamSh = path.join(__dirname, "env", "upstream.sh");
+export const upstreamEnv = { ...process.env, LIVE_DIR: env.liveDir, HOST_IP: env.hostAddress, REGISTRY_IMAGE: "-", DOCKER_HOST: env.dockerHost };
 const node = (name: string): LiveNode => env.nodes.find((n) => n.name === name)!;
 const mirrorName = (): string => live.config.mirror?.containerName ?? `${live.config.containerName}-mirror`;
 
@@ -42,7 +42,7 @@ async function pullThroughMirror(n: LiveNode, how: "ctr" | "cri" | "dockerd" | "
 }
 
 /** The blobs the mirror's volume holds (its cache), by digest. */
-function cachedBlobs(): string[] {
+export function cachedBlobs(): string[] {
     const vol = live.config.mirror?.dataVolume ?? `${mirrorName()}-data`;
     const dir = path.join(env.liveDir, "docker", "data", "volumes", vol, "_data", "docker", "registry", "v2", "blobs", "sha256");
     if (!fs.existsSync(dir)) return [];

@@ -13,6 +13,7 @@ import { consumerChecks } from "./consumer.live";
 import { KUBECONFIG, kubernetesChecks, prepareCluster } from "./kubernetes.live";
 import { lifecycleChecks } from "./lifecycle.live";
 import { mirrorChecks } from "./mirror.live";
+import { mirrorExpiryChecks } from "./mirrorExpiry.live";
 import { nodeChecks } from "./nodes.live";
 import { httpsGet, nodeExec, plainHttpGet, skopeo, snapshot } from "./support";
 
@@ -156,6 +157,7 @@ describe("live: the registry the program declares", () => {
 // the sections that go on with the same stack, in this order
 nodeChecks();
 mirrorChecks();
+mirrorExpiryChecks();
 consumerChecks();
 if (KUBECONFIG) kubernetesChecks();
 lifecycleChecks();

@@ -1,4 +1,4 @@
-// What is derived from components/configSchema.ts stays derived: the README table and Pulumi.yaml's
+// What is derived from components/configSchema.ts stays derived: the CONFIG_DOC table and Pulumi.yaml's
 // `config:` block are current, the block follows the engine's rules, and the secret keys stay secret.
 import * as assert from "node:assert/strict";
 import * as crypto from "crypto";
@@ -7,7 +7,7 @@ import * as path from "path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseSettings, rawConfig, readSettings } from "../../components/config";
-import { engineValue, PROJECT_FILE, projectConfig, README, withProjectConfig, withReadmeTable } from "../../components/configDocs";
+import { engineValue, PROJECT_FILE, projectConfig, CONFIG_DOC, withProjectConfig, withConfigTable } from "../../components/configDocs";
 import { SCHEMA } from "../../components/configSchema";
 import { Keys } from "../../components/configSpec";
 import { makePki } from "../support/pki";
@@ -28,9 +28,9 @@ function secretPaths(keys: Keys, prefix = ""): string[] {
 }
 
 describe("derived from the configuration schema", () => {
-    it("README.md's configuration table is current", () => {
-        const readme = fs.readFileSync(README, "utf8");
-        assert.equal(withReadmeTable(readme), readme, REGENERATE);
+    it("CONFIG_DOC.md's configuration table is current", () => {
+        const readme = fs.readFileSync(CONFIG_DOC, "utf8");
+        assert.equal(withConfigTable(readme), readme, REGENERATE);
         for (const k of Object.keys(SCHEMA)) assert.ok(readme.includes(`| \`${k}\` |`), k);
     });
 
