@@ -8,12 +8,23 @@ export interface Recorded {
     type: string;
     name: string;
     inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    /** Set for a resource the program reads (`Resource.get`) rather than manages. */
+    id?: string;
     opts?: pulumi.CustomResourceOptions;
     /** The arguments as the program passed them (Outputs intact, so secretness can be checked). */
     props?: Record<string, unknown>;
 }
 
 export const created: Recorded[] = [];
+/** The provider functions the program called, with their arguments. */
+export const invoked: { token: string; inputs: Record<string, any> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Answers to provider functions by token (a test may replace one); any other call fails. */
+export const functions: Record<string, (inputs: Record<string, any>) => Record<string, unknown>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
+    // PullSecret's namespace check (kubernetes.sh check): every namespace asked about exists
+    "command:local:run": (inputs) => ({
+        stdout: String(inputs.environment?.NAMESPACES ?? "").split(" ").filter(Boolean).map((ns) => `present ${ns}`).join("\n"), stderr: "",
+    }),
+};
 const captured = new Map<string, { opts: pulumi.CustomResourceOptions; props: Record<string, unknown> }>();
 
 function digest(s: string): string {
@@ -60,6 +71,9 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     }
 }
 
+/** What a StackReference to the stack itself reads: its outputs at the last update. */
+export const lastOutputs: Record<string, unknown> = {};
+
 /**
  * Sets mocks that record every resource; `call` fails loudly on anything unexpected. In a preview,
  * provider-computed outputs stay unknown, as the engine leaves them.
@@ -67,13 +81,18 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
 export async function setupMocks(preview = false, stack = "test"): Promise<void> {
     await pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs) {
-            created.push({ type: args.type, name: args.name, inputs: unwrap(args.inputs), ...captured.get(args.name) });
+            created.push({ type: args.type, name: args.name, inputs: unwrap(args.inputs), ...(args.id ? { id: args.id } : {}), ...captured.get(args.name) });
+            // the program reads its own stack's last outputs: a new stack has none
+            if (args.type === "pulumi:pulumi:StackReference") return { id: args.inputs.name, state: { ...args.inputs, outputs: lastOutputs, secretOutputNames: [] } };
             return { id: preview ? "" : `${args.name}-id`, state: preview ? args.inputs : { ...args.inputs, ...computed(args.type, args.name, unwrap(args.inputs)) } };
         },
         call(args: pulumi.runtime.MockCallArgs) {
-            throw new Error(`unexpected provider function call ${args.token}`);
+            const answer = functions[args.token];
+            if (!answer) throw new Error(`unexpected provider function call ${args.token}`);
+            invoked.push({ token: args.token, inputs: unwrap(args.inputs) });
+            return answer(unwrap(args.inputs));
         },
-    }, "private-registry", stack, preview);
+    }, "private-registry", stack, preview, "organization");
 }
 
 /** A transformation to pass to a top component: records each child's options and arguments. */
@@ -84,6 +103,7 @@ export const captureOptions: pulumi.ResourceTransformation = (a) => {
 
 export function reset(): void {
     created.length = 0;
+    invoked.length = 0;
 }
 
 export function byType(type: string): Recorded[] {
