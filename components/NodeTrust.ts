@@ -26,7 +26,10 @@ const RETIRED_IGNORED = ["connection", "create", "update", "delete", "stdin", "a
  */
 export class NodeTrust extends pulumi.ComponentResource {
     public readonly command: command.remote.Command;
-    /** What the node's last run reported (`changed:`/`unchanged:`/`restarted:` lines). */
+    /**
+     * What the node's last run reported: `changed:`/`unchanged:`/`restarted:` lines, plus `hosts:` lines for
+     * other /etc/hosts lines that map the registry's name and a `note:` when containerd's config went unchecked.
+     */
     public readonly report: pulumi.Output<string>;
     /** Where the node was pointed at the mirror (`<upstream> through <mirror>: <file>`), from its report. */
     public readonly mirror: pulumi.Output<string[]>;
@@ -40,14 +43,16 @@ export class NodeTrust extends pulumi.ComponentResource {
             caPem,
             runtime: node.runtime,
             hostsAddress: node.hostsAddress,
+            hostsCommentOut: node.hostsCommentOut,
             systemTrust: node.systemTrust,
             insecureRegistry: node.insecureRegistry,
             containerdConfigFile: node.containerdConfigFile,
             containerdRestartCommand: node.containerdRestartCommand,
-            dockerRestartCommand: node.dockerRestartCommand,
+            // dockerRestartCommand is not passed: insecure-registries is applied by the reload
             mirror: args.mirror,
             reloadCommand: node.mirrorReloadCommand,
             id: args.id,
+            nodeName: node.name,
         }));
         this.command = new command.remote.Command(`${name}-trust`, {
             connection: {

@@ -179,6 +179,9 @@ function checkNode(r: Reader, n: Settings["nodes"][number], mirror: MirrorSettin
     } else if (!PEM_KEY.test(key.trim() + "\n")) {
         r.fail(keyPath ? `${path}.privateKeyPath` : `${path}.privateKey`, "must hold a PEM/OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)");
     }
+    if (node.hostsCommentOut && node.hostsAddress === undefined) {
+        r.fail(`${path}.hostsCommentOut`, "comments out other /etc/hosts lines for the hostname in favour of this node's hostsAddress: set hostsAddress too");
+    }
     if (node.insecureRegistry && node.runtime !== "docker") {
         r.fail(`${path}.insecureRegistry`, `applies to runtime docker only (this node's runtime is ${node.runtime})`);
     }

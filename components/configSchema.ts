@@ -136,7 +136,7 @@ export const SCHEMA = {
             check: [(v) => K8S_NAME.test(v) && v.length <= 253, "must be a Kubernetes name: lowercase letters, digits and '-'"] },
         patchDefaultServiceAccount: { kind: "boolean", default: false, doc: "add the secret to each namespace's `default` ServiceAccount" },
         publishHostingConfigMap: { kind: "boolean", default: false, doc: "`local-registry-hosting` in `kube-public`" },
-        createNamespaces: { kind: "boolean", default: false, doc: "create the namespaces that do not exist yet (and delete them on destroy)" },
+        createNamespaces: { kind: "boolean", default: false, doc: "create the namespaces that do not exist yet; destroy deletes only those, never one that was there before" },
     } },
     services: { kind: "objects", item: "must be an object with name and context", defaultDoc: "`[]`", doc: "images to build and push", keys: {
         name: { kind: "string", default: "", type: "repository name", defaultDoc: "required", got: true,

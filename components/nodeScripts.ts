@@ -33,22 +33,32 @@ export interface NodeScriptOptions {
     runtime: NodeRuntime;
     /** Opt-in: keep an /etc/hosts line "<addr> <hostname> # <id>". */
     hostsAddress?: string;
-    /** Opt-in: also install the CA system-wide (update-ca-certificates). */
+    /**
+     * Opt-in, with hostsAddress: comment out the other /etc/hosts lines that map hostname (given back on delete).
+     * Without it they are only reported ("hosts: other line maps ...").
+     */
+    hostsCommentOut?: boolean;
+    /** Opt-in: also install the CA in the node's system store (Debian, RHEL or SUSE layout, found on the node). */
     systemTrust: boolean;
-    /** Opt-in, docker runtime only: list the registry in /etc/docker/daemon.json "insecure-registries". */
+    /** Opt-in, docker runtime only: list the registry in /etc/docker/daemon.json "insecure-registries" (applied by reloadCommand). */
     insecureRegistry: boolean;
     /** containerd's config file, normally "/etc/containerd/config.toml". */
     containerdConfigFile: string;
     /** Normally "systemctl restart containerd". Runs only when config_path had to be enabled (or restored). */
     containerdRestartCommand: string;
-    /** Normally "systemctl restart docker". Runs only when daemon.json changed. */
-    dockerRestartCommand: string;
+    /** @deprecated Ignored: insecure-registries is applied by reloadCommand, which does not stop the node's containers. */
+    dockerRestartCommand?: string;
     /** Opt-in: pull `mirror.upstream` images through this mirror. */
     mirror?: MirrorOptions;
-    /** Makes docker or CRI-O re-read their mirror settings (no restart): "systemctl reload docker". */
+    /**
+     * Makes docker or CRI-O re-read their mirror settings and docker its insecure-registries, without a restart:
+     * "systemctl reload docker". Runs only when they changed.
+     */
     reloadCommand?: string;
     /** Marker such as "private-registry-dev" ([a-z0-9-]); names the state dir, trust file and /etc/hosts marker. */
     id: string;
+    /** The node's name in the stack ([a-z0-9-]), for messages; the node's own host name without it. */
+    nodeName?: string;
 }
 
 const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
@@ -89,17 +99,21 @@ function validate(o: NodeScriptOptions): void {
         throw new Error(`nodeTrustScript: invalid ${key} ${JSON.stringify(value)}: ${what}`);
     };
     if (!ID_RE.test(o.id)) bad("id", o.id, "expected [a-z0-9-]+ starting with a letter or digit, at most 63 characters");
+    // /etc/private-registry holds what the stacks on a node share (components/scripts/node-trust-shared.sh)
+    if (o.id === "private-registry") bad("id", o.id, "is the name of the node-wide directory; expected private-registry-<stack>");
+    if (o.nodeName !== undefined && !ID_RE.test(o.nodeName)) bad("nodeName", o.nodeName, "expected [a-z0-9-]+");
     if (!HOSTNAME_RE.test(o.hostname)) bad("hostname", o.hostname, "expected a DNS name or IPv4 address");
     const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(o.registry);
     if (!m || (m[2] !== undefined && (+m[2] < 1 || +m[2] > 65535))) bad("registry", o.registry, "expected host or host:port with port 1-65535");
     if (m![1] !== o.hostname) bad("registry", o.registry, `its host must equal hostname ${JSON.stringify(o.hostname)}`);
     if (!NODE_RUNTIMES.includes(o.runtime)) bad("runtime", o.runtime, `expected one of ${NODE_RUNTIMES.join(", ")}`);
     if (o.hostsAddress !== undefined && isIP(o.hostsAddress) === 0) bad("hostsAddress", o.hostsAddress, "expected an IPv4 or IPv6 address");
+    if (o.hostsCommentOut && o.hostsAddress === undefined) bad("hostsCommentOut", o.hostsCommentOut, "needs hostsAddress (the line that takes their place)");
     if (o.insecureRegistry && o.runtime !== "docker") bad("insecureRegistry", o.insecureRegistry, "only supported with runtime docker");
     if (!ABS_PATH_RE.test(o.containerdConfigFile) || o.containerdConfigFile.split("/").includes("..")) {
         bad("containerdConfigFile", o.containerdConfigFile, "expected an absolute path");
     }
-    for (const key of ["containerdRestartCommand", "dockerRestartCommand", "reloadCommand"] as const) {
+    for (const key of ["containerdRestartCommand", "reloadCommand"] as const) {
         const v = o[key] ?? "true";
         if (v.trim() === "" || v.includes("\0")) bad(key, v, "expected a non-empty command");
     }
@@ -114,7 +128,8 @@ function validate(o: NodeScriptOptions): void {
 }
 
 // The bash itself, in order after the header; shellcheck lints these files as they are (test/unit/nodeScripts.test.ts).
-const SCRIPT_PARTS = ["node-trust.sh", "node-trust-steps.sh"] as const;
+// The last one ends by calling main.
+export const SCRIPT_PARTS = ["node-trust.sh", "node-trust-shared.sh", "node-trust-docker.sh", "node-trust-hosts.sh", "node-trust-steps.sh"] as const;
 let body: string | undefined;
 
 /** The script files without their `#!` lines (the header has the one the script starts with), read once. */
@@ -125,7 +140,8 @@ function scriptBody(): string {
 
 /**
  * The bash script that makes one node trust the registry (mode `create`) or undoes exactly that (mode `delete`),
- * chosen by `$1`. It is idempotent, records what it adds in /etc/<id>/<registry>.manifest, and holds no secret.
+ * chosen by `$1`. It is idempotent, records what it adds in /etc/<id>/<registry>.manifest (and what it shares with
+ * other stacks on the node under /etc/private-registry, undone by the last one to leave), and holds no secret.
  * Throws on invalid options, before any of them reach bash.
  */
 export function nodeTrustScript(o: NodeScriptOptions): string {
@@ -148,7 +164,8 @@ export function nodeTrustScript(o: NodeScriptOptions): string {
         runtimeItem[o.runtime],
         ...mirrorItems[o.runtime],
         o.runtime === "docker" && (o.insecureRegistry || m) ? "docker_json" : undefined,
-        o.systemTrust ? `system_trust ${q(`/usr/local/share/ca-certificates/${o.id}-${o.registry.replace(":", "_")}.crt`)}` : undefined,
+        // the directory depends on the node's layout (Debian, RHEL, SUSE), which the script finds there
+        o.systemTrust ? `system_trust ${q(`${o.id}-${o.registry.replace(":", "_")}.crt`)}` : undefined,
         // Always called: with '' it drops a line an earlier run added.
         `hosts_line ${q(o.hostsAddress === undefined ? "" : `${o.hostsAddress} ${o.hostname} # ${o.id}`)}`,
     ].filter((l): l is string => l !== undefined);
@@ -156,18 +173,18 @@ export function nodeTrustScript(o: NodeScriptOptions): string {
     return `#!/usr/bin/env bash
 # private-registry node trust for ${o.registry} (generated; usage: bash -s -- create|delete).
 # Carries both modes: the provider replays the stored script for delete.
-# This node's values; the rest is components/scripts/${SCRIPT_PARTS.join(" and ")}.
+# This node's values; the rest is components/scripts/${SCRIPT_PARTS.join(", ")}.
 ID=${q(o.id)}
 REGISTRY=${q(o.registry)}
+NODE=${q(o.nodeName ?? "")}
 CTD_CONFIG=${q(o.containerdConfigFile)}
 # Restart commands run later through bash -c, so a $ left unexpanded here is intended.
 # shellcheck disable=SC2016
 CTD_RESTART=${q(o.containerdRestartCommand)}
 # shellcheck disable=SC2016
-DOCKER_RESTART=${q(o.dockerRestartCommand)}
-# shellcheck disable=SC2016
 RELOAD=${q(o.reloadCommand ?? "true")}
 INSECURE=${o.insecureRegistry ? 1 : 0}
+HOSTS_COMMENT_OUT=${q(o.hostsCommentOut ? "1" : "0")}
 # The pull-through mirror of UPSTREAM, or '' for none.
 MIRROR=${q(m?.address ?? "")}
 UPSTREAM=${q(m?.upstream ?? "")}

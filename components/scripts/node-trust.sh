@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Node trust for a private registry, part 1 of 2: strict mode, where the state lives, and the bookkeeping.
-# Not run on its own: components/nodeScripts.ts sends one script on stdin to `bash -s -- create|delete`,
-# made of a generated header (ID, REGISTRY, CTD_CONFIG, CTD_RESTART, DOCKER_RESTART, ca_pem and
-# create_items for one node), this file, then node-trust-steps.sh. Both modes are in it because the
-# provider replays the stored script for delete.
+# Node trust for a private registry, part 1 of 5: strict mode, where the state lives, the node-wide lock
+# and this stack's bookkeeping. Not run on its own: components/nodeScripts.ts sends one script on stdin to
+# `bash -s -- create|delete`, made of a generated header (ID, REGISTRY, NODE, CTD_CONFIG, CTD_RESTART,
+# RELOAD, ca_pem and create_items for one node), this file, node-trust-shared.sh, node-trust-docker.sh,
+# node-trust-hosts.sh, then node-trust-steps.sh. Both modes are in it because the provider replays the stored script for delete.
 #
-# Every file it writes or directory it creates goes into a manifest first (record, put), with a backup of
-# what was there before; prune undoes whatever the manifest holds that this run no longer wants, which is
-# everything on delete. Restarts wait in RUNDIR until they succeed (need, settle).
+# Every file only this stack writes, or directory it creates, goes into a manifest first (record, put),
+# with a backup of what was there before; prune undoes whatever the manifest holds that this run no longer
+# wants, which is everything on delete. Files several stacks rely on (containerd's config_path, the
+# mirror's hosts.toml, daemon.json) are counted node-wide instead (node-trust-shared.sh). Restarts wait in
+# RUNDIR until they succeed (need, settle).
 set -Eeuo pipefail
 shopt -s inherit_errexit
 umask 022
@@ -16,7 +18,7 @@ STATE="/etc/$ID"          # node-private; /var and /tmp may be shared
 MANIFEST="$STATE/$REGISTRY.manifest"
 BACKUPS="$STATE/$REGISTRY.orig"
 RUNDIR="/run/$ID"         # pending restarts: a reboot clears them and restarts everything anyway
-CA_DIR=/usr/local/share/ca-certificates
+LOCK=/run/lock/private-registry.lock
 STEP=start
 DESIRED=()
 CHANGED=0
@@ -30,6 +32,41 @@ on_err() {
   exit "$rc"
 }
 trap on_err ERR
+
+# One run at a time per node, whichever stack it is for: the shared files are read, changed and written
+# back, and two stacks applied at once (two `pulumi up` on one node) would lose each other's edits.
+lock_node() {
+  STEP="take the node lock $LOCK"
+  mkdir -p -- "${LOCK%/*}"
+  if command -v flock >/dev/null; then
+    exec 8>"$LOCK"
+    flock -w 600 8 || fail "$STEP" "another private-registry run on this node has held it for 10 minutes"
+    return 0
+  fi
+  # No flock (a minimal node): a directory holding the holder's pid. A holder that died is taken over;
+  # two waiters could both take over the same dead holder at the same instant, which needs that holder
+  # to have been killed mid-run, and is accepted for nodes without util-linux.
+  local d="$LOCK.d" pid i
+  for ((i = 0; ; i++)); do
+    if mkdir -- "$d" 2>/dev/null; then
+      printf '%s\n' "$$" > "$d/pid"
+      trap 'rm -rf -- "$LOCK.d"' EXIT
+      return 0
+    fi
+    pid=$(cat -- "$d/pid" 2>/dev/null) || pid=''
+    # an empty pid is a holder between its mkdir and its write: wait, unless that is minutes old
+    if { [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; } || [[ -z $pid && -n $(find "$d" -maxdepth 0 -mmin +2 2>/dev/null) ]]; then
+      rm -rf -- "$d"
+      continue
+    fi
+    ((i < 6000)) || fail "$STEP" "another private-registry run on this node (pid ${pid:-?}) has held $d for 10 minutes"
+    sleep 0.1
+  done
+}
+
+# A restart command may leave a daemon running (containerd started in the background): it must not keep the
+# lock's descriptor, or the node stays locked for as long as that daemon runs.
+run_cmd() { bash -c "$1" 2>&1 </dev/null 8>&-; }
 
 emit() { [[ -z $1 ]] || printf '%s\n' "$1"; }
 # Byte comparison in pure bash (cmp is not everywhere); the x keeps trailing newlines.
@@ -47,18 +84,18 @@ record() {
   printf '%s\n' "$line" >> "$MANIFEST"
 }
 
-mkdirs() { # creates missing parents, recording each so delete removes only those
+mkdirs() { # mkdirs <dir> [shared]: creates missing parents, recording each (in this stack's manifest, or node-wide)
   local d=$1 missing=()
   while [[ ! -d $d ]]; do missing=("$d" ${missing[@]+"${missing[@]}"}); d=$(dirname -- "$d"); done
   for d in ${missing[@]+"${missing[@]}"}; do
-    record dir "$d"
+    if [[ ${2:-} == shared ]]; then shared_dir "$d"; else record dir "$d"; fi
     STEP="create directory $d"
     mkdir -- "$d"
   done
 }
 
-# shellcheck disable=SC2034 # CHANGED is read by the caller (system_trust, in node-trust-steps.sh)
-put() { # put <path> <whole|ctd|docker> <content>: write only if different; sets CHANGED
+# shellcheck disable=SC2034 # CHANGED is read by the callers (system_trust, crio_mirror)
+put() { # put <path> whole <content>: write only if different; sets CHANGED
   local path=$1 how=$2 content=$3 bk
   DESIRED+=("$path")
   CHANGED=0
@@ -81,7 +118,7 @@ put() { # put <path> <whole|ctd|docker> <content>: write only if different; sets
   say changed "$path"
 }
 
-need() { # need <ca|ca-fresh|containerd|docker> <reason>: kept until the action succeeds, so a failed run is retried
+need() { # need <ca|ca-fresh|ca-suse|ca-rhel|containerd|reload> <reason>: kept until the action succeeds, so a failed run is retried
   STEP="record pending $1 in $RUNDIR"
   mkdir -p -- "$RUNDIR"
   printf '%s\n' "$2" > "$RUNDIR/$REGISTRY.$1"
@@ -92,19 +129,20 @@ settle() { # settle <name> <summary when done> <command>
   [[ -e $f ]] || return 0
   reason=$(cat -- "$f")
   STEP="run $3"
-  out=$(bash -c "$3" 2>&1 </dev/null) || fail "$STEP" "exit $?: $out"
+  out=$(run_cmd "$3") || fail "$STEP" "exit $?: $out"
   rm -f -- "$f"
   rmdir -- "$RUNDIR" 2>/dev/null || true
   printf '%s (%s)\n' "$2" "$reason"
 }
 
-undo() { # undo <kind> <path> <new|orig> <how>: sets UNDONE=1 when the entry is fully reverted
-  local kind=$1 path=$2 existed=$3 how=$4 bk out src expect=''
+undo() { # undo <kind> <path> <new|orig>: sets UNDONE=1 when the entry is fully reverted
+  local kind=$1 path=$2 existed=$3 bk
   UNDONE=1
   if [[ $kind == dir ]]; then
     STEP="remove directory $path"
     [[ -d $path ]] || return 0
-    if ! rmdir -- "$path" 2>/dev/null; then UNDONE=0; return 0; fi  # others put files in it
+    # Others (another stack, the user) put files in it: it goes once it is empty (sweep_dirs).
+    if ! rmdir -- "$path" 2>/dev/null; then shared_dir "$path"; return 0; fi
     say removed "$path"
     return 0
   fi
@@ -113,50 +151,22 @@ undo() { # undo <kind> <path> <new|orig> <how>: sets UNDONE=1 when the entry is 
   if [[ $existed == orig ]]; then
     [[ -f $bk ]] || { say kept "$path (its original is missing from $bk)"; return 0; }
     if same_files "$bk" "$path"; then return 0; fi
-  fi
-  STEP="undo $path"
-  if [[ $how != whole ]]; then
-    if [[ $existed == orig ]]; then src=$bk; else src=''; fi
-    case $how in
-      ctd) expect=$(ctd_edit "$src") ;;
-      docker) expect=$(daemon_json expect "$src") || true ;;
-    esac
-  fi
-  if [[ $how == whole ]] || same "$path" "$expect"; then
-    if [[ $existed == orig ]]; then
-      STEP="restore $path from $bk"; cp -p -- "$bk" "$path"; say restored "$path"
-    else
-      STEP="remove $path"; rm -f -- "$path"; say removed "$path"
-    fi
-  elif [[ $how == docker ]]; then
-    # Edited since create: take out only our entries.
-    STEP="remove this stack's entries from $path"
-    if out=$(daemon_json remove "$path"); then emit "$out" > "$path"; say changed "$path"
-    elif (($? != 3)); then fail "$STEP" "python3 could not edit it"; fi
+    STEP="restore $path from $bk"; cp -p -- "$bk" "$path"; say restored "$path"
   else
-    UNDONE=0
-    say kept "$path (changed since create, so not restored; the original is $bk)"
-    return 0
+    STEP="remove $path"; rm -f -- "$path"; say removed "$path"
   fi
-  case $how in
-    ctd) need containerd "restored $path" ;;
-    docker)
-      if grep -q '^insecure-registries' "$DOCKER_ENTRIES" 2>/dev/null; then need docker "restored $path"; else need reload "restored $path"; fi
-      rm -f -- "$DOCKER_ENTRIES" ;;
-  esac
   if [[ $path == "$CRIO_DROPIN" ]]; then need reload "removed $path"; fi
-  # Plain update-ca-certificates leaves the removed cert's links in /etc/ssl/certs; --fresh rebuilds them.
-  if [[ $path == "$CA_DIR"/* ]]; then need ca-fresh "removed $path"; fi
+  trust_removed "$path"
 }
 
 prune() { # undo what this run no longer wants: everything on delete
   [[ -f $MANIFEST ]] || return 0
-  local lines=() kept=() line kind path existed how dropped=0
+  local lines=() kept=() line kind path existed dropped=0
   mapfile -t lines < <(tac -- "$MANIFEST")
   for line in ${lines[@]+"${lines[@]}"}; do
-    IFS=$'\t' read -r kind path existed how <<<"$line"
+    IFS=$'\t' read -r kind path existed _ <<<"$line"
     if wanted "$kind" "$path"; then kept=("$line" ${kept[@]+"${kept[@]}"}); continue; fi
-    undo "$kind" "$path" "${existed:-}" "${how:-}"
+    undo "$kind" "$path" "${existed:-}"
     if ((!UNDONE)); then kept=("$line" ${kept[@]+"${kept[@]}"}); continue; fi
     if [[ $kind == put ]]; then rm -f -- "$(backup_of "$path")"; fi
     dropped=1
@@ -166,4 +176,3 @@ prune() { # undo what this run no longer wants: everything on delete
   if ((${#kept[@]})); then printf '%s\n' "${kept[@]}" > "$MANIFEST"; else rm -f -- "$MANIFEST"; fi
   rmdir -- "$BACKUPS" 2>/dev/null || true
 }
-

@@ -22,6 +22,7 @@ describe("node scripts with a mirror, on a private copy of this system", { skip:
         const node = new Node("docker-mirror");
         const original = '{\n    "log-driver": "json-file",\n    "registry-mirrors": ["https://other.mirror"]\n}\n';
         node.write("/etc/docker/daemon.json", original);
+        // the restart command earlier versions took for daemon.json: it must not run
         const script = nodeTrustScript(mopts(node, { runtime: "docker", dockerRestartCommand: node.restart("restart.log") }));
         cycle(node, script, {
             created: (out) => {

@@ -1,7 +1,10 @@
 // Live section: after the first up, every node trusts the registry the scoped way for its runtime.
 import * as assert from "node:assert/strict";
+import * as fs from "fs";
 import * as path from "path";
 import { describe, it } from "node:test";
+import { nodeCommand, nodeTrustScript } from "../../components/nodeScripts";
+import { run } from "./cli";
 import { env, live, state, work } from "./context";
 import { criPull, LiveNode, nodeExec } from "./support";
 
@@ -62,6 +65,41 @@ export function nodeChecks(): void {
                 else assert.notEqual(curl.stdout, "401", "no system-wide trust unless opted in");
             });
         }
+
+        it("node a: the insecureRegistry opt-in of a second stack reaches dockerd by a reload (same pid); its delete keeps this stack's mirror", async () => {
+            const a = env.nodes.find((n) => n.name === "a")!;
+            const reg = "insecure.registry.test:5999";
+            const script = nodeTrustScript({
+                registry: reg, hostname: "insecure.registry.test", caPem: state.caPem, runtime: "docker", systemTrust: false, insecureRegistry: true,
+                containerdConfigFile: "/etc/containerd/config.toml", containerdRestartCommand: "exit 1", reloadCommand: a.reloadCommand!,
+                id: "private-registry-insecure-check", nodeName: "a",
+            });
+            const pid = fs.readFileSync(a.dockerPidFile!, "utf8").trim();
+            const daemonJson = (await nodeExec(env, "a", "cat /etc/docker/daemon.json")).stdout;
+            const info = async (): Promise<{ insecure: boolean; mirrors: string[] }> => {
+                const r = await run("docker", ["-H", `unix://${a.dockerSocket}`, "info", "--format", "{{json .RegistryConfig}}"]);
+                const c = JSON.parse(r.stdout) as { IndexConfigs: Record<string, { Secure: boolean }>; Mirrors: string[] };
+                return { insecure: c.IndexConfigs[reg]?.Secure === false, mirrors: c.Mirrors ?? [] };
+            };
+            // the reload is a signal: dockerd applies it a moment later
+            const until = async (insecure: boolean): Promise<void> => {
+                for (let i = 0; i < 100 && (await info()).insecure !== insecure; i++) await new Promise((r) => setTimeout(r, 100));
+            };
+            const created = await nodeExec(env, "a", nodeCommand("create", "root"), script);
+            assert.equal(created.code, 0, created.stderr);
+            assert.match(created.stdout, /^reloaded: the runtime's mirror settings \(added insecure\.registry\.test:5999 to insecure-registries/m);
+            await until(true);
+            assert.equal((await info()).insecure, true, "dockerd treats the registry as insecure");
+            const deleted = await nodeExec(env, "a", nodeCommand("delete", "root"), script);
+            assert.equal(deleted.code, 0, deleted.stderr);
+            await until(false);
+            const after = await info();
+            assert.equal(after.insecure, false);
+            assert.deepEqual(after.mirrors, [`https://${state.outputs.mirrorHost}/`], "this stack's registry-mirrors entry stays");
+            assert.equal((await nodeExec(env, "a", "cat /etc/docker/daemon.json")).stdout, daemonJson, "daemon.json as it was");
+            assert.equal(fs.readFileSync(a.dockerPidFile!, "utf8").trim(), pid, "dockerd kept running: no restart");
+            assert.equal(fs.readFileSync(path.join(a.nodeDir, "dockerd", "dockerd.started.pid"), "utf8").trim(), pid);
+        });
 
         it("containerd: enabled config_path once and restarted where it was off; no restart where it was on", () => {
             for (const n of env.nodes.filter((x) => x.runtime === "containerd")) {

@@ -1,9 +1,10 @@
 // The harness for real runs of the generated node scripts: a "node" is a private copy of this machine's
-// /etc and /usr/local/share/ca-certificates, mounted over the real ones (a mount namespace per step).
-// Used by nodeScripts.live.test.ts and nodeScripts-mirror.live.test.ts.
+// /etc and /usr/local/share/ca-certificates, mounted over the real ones (a mount namespace per step), with
+// a private /run and /usr/local/sbin (for stand-ins of other distributions' tools, first on the script's PATH).
+// Used by nodeScripts.live.test.ts, nodeScripts-mirror.live.test.ts and nodeScripts-day2.live.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -13,7 +14,7 @@ import { NodeScriptOptions, nodeCommand } from "../../components/nodeScripts";
 export const ID = "private-registry-live";
 export const REG = "docker.registry.com:5000";
 export const HOST = "docker.registry.com";
-const PREREQS = ["bash", "unshare", "mount", "cp", "openssl", "update-ca-certificates", "python3", "sudo"];
+const PREREQS = ["bash", "unshare", "mount", "cp", "openssl", "update-ca-certificates", "python3", "sudo", "containerd", "flock"];
 
 function missingPrereqs(): string[] {
     if (process.platform !== "linux" || process.getuid?.() !== 0) return ["root on Linux"];
@@ -46,9 +47,14 @@ export type Tree = Map<string, string>;
 /** A "node": private copies of the node-private trees, mounted over the real ones for each step. */
 export class Node {
     readonly dir: string;
+    /** Programs this node lacks, by directory (see hide). */
+    private hidden = new Map<string, string[]>();
+    /** PATH the script inherits (it puts the system directories first); by default the test runner's. */
+    path?: string;
     constructor(name: string) {
         this.dir = fs.mkdtempSync(path.join(pki.work, `${name}-`));
-        sh(`cp -a /etc ${this.dir}/etc && cp -a /usr/local/share/ca-certificates ${this.dir}/ca && mkdir -m 755 ${this.dir}/run`);
+        sh(`cp -a /etc ${this.dir}/etc && cp -a /usr/local/share/ca-certificates ${this.dir}/ca && mkdir -m 755 ${this.dir}/run && ` +
+            `cp -a /usr/local/sbin ${this.dir}/sbin`);
         // update-ca-certificates hooks (ca-certificates-java) reach the shared /var/lib/dpkg and rewrite a Java
         // keystore that is not byte-stable; neither is the script's doing, so the copies run without hooks.
         sh(`find ${this.dir}/etc/ca-certificates/update.d -mindepth 1 -delete 2>/dev/null || true`);
@@ -66,18 +72,56 @@ export class Node {
         fs.mkdirSync(path.dirname(this.p(nodePath)), { recursive: true });
         fs.writeFileSync(this.p(nodePath), text);
     }
+    /**
+     * Makes programs missing on this node: their directory is overlaid with a whiteout for each (bash's
+     * `command -v` would still name a file that is there but not executable). Give every copy on the script's PATH.
+     */
+    hide(...programs: string[]): void {
+        for (const p of programs) this.hidden.set(path.dirname(p), [...(this.hidden.get(path.dirname(p)) ?? []), path.basename(p)]);
+    }
+    /** An executable in this node's /usr/local/sbin, first on the script's PATH: a stand-in that records its calls in `log`. */
+    standIn(name: string, log: string, body = ""): void {
+        const f = path.join(this.dir, "sbin", name);
+        fs.writeFileSync(f, `#!/bin/sh\necho "${name} $*" >> '${path.join(this.dir, log)}'\n${body}`);
+        fs.chmodSync(f, 0o755);
+    }
     // /run is a per-node directory rather than a fresh tmpfs per step: like a real node's, it lasts from one
     // run to the next (the script keeps pending restarts there).
     exec(argv: string[], input = ""): Run {
-        const mount = 'set -e; mount --bind "$1/etc" /etc; mount --bind "$1/ca" /usr/local/share/ca-certificates; mount --bind "$1/run" /run; shift; exec "$@"';
-        const r = spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", mount, "_", this.dir, ...argv], {
-            input, encoding: "utf8", timeout: 30_000,
-        });
+        const r = spawnSync("unshare", this.unshare(argv), { input, encoding: "utf8", timeout: 60_000, env: this.env() });
         return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    }
+    /** exec without blocking the event loop, so that other children of the test (lock holders) are reaped meanwhile. */
+    execAsync(argv: string[], input = ""): Promise<Run> {
+        return new Promise((resolve, reject) => {
+            const c = spawn("unshare", this.unshare(argv), { env: this.env(), timeout: 60_000 });
+            let stdout = "";
+            let stderr = "";
+            c.stdout.on("data", (d) => (stdout += d));
+            c.stderr.on("data", (d) => (stderr += d));
+            c.on("error", reject);
+            c.on("close", (status) => resolve({ status, stdout, stderr }));
+            c.stdin.end(input);
+        });
+    }
+    private env(): NodeJS.ProcessEnv {
+        return this.path === undefined ? process.env : { ...process.env, PATH: this.path };
+    }
+    private unshare(argv: string[]): string[] {
+        const mount = 'set -e; mount --bind "$1/etc" /etc; mount --bind "$1/ca" /usr/local/share/ca-certificates; mount --bind "$1/run" /run; ' +
+            'mount --bind "$1/sbin" /usr/local/sbin; root=$1; n=0; shift; while [ "$1" != -- ]; do ' +
+            'n=$((n + 1)); o="$root/overlay$n"; mkdir -p "$o"; mount -t tmpfs tmpfs "$o"; mkdir "$o/u" "$o/w"; IFS=: read -r -a w <<<"$1"; ' +
+            'for x in "${w[@]:1}"; do mknod "$o/u/$x" c 0 0; done; mount -t overlay overlay -o "lowerdir=${w[0]},upperdir=$o/u,workdir=$o/w" "${w[0]}"; shift; ' +
+            'done; shift; exec "$@"';
+        const hidden = [...this.hidden].map(([dir, names]) => [dir, ...names].join(":"));
+        return ["--mount", "--propagation", "private", "bash", "-c", mount, "_", this.dir, ...hidden, "--", ...argv];
     }
     /** Runs the script the way the remote command does: the command line from nodeCommand, the script on stdin. */
     run(script: string, mode: "create" | "delete", user = "root"): Run {
         return this.exec(["bash", "-c", nodeCommand(mode, user)], script);
+    }
+    runAsync(script: string, mode: "create" | "delete"): Promise<Run> {
+        return this.execAsync(["bash", "-c", nodeCommand(mode, "root")], script);
     }
     ok(script: string, mode: "create" | "delete", user = "root"): string {
         const r = this.run(script, mode, user);
@@ -107,9 +151,9 @@ export class Node {
         const f = path.join(this.dir, log);
         return fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter(Boolean).length : 0;
     }
-    /** A restart command that only counts. */
+    /** A restart or reload command that only counts; it reads daemon.json as dockerd's reload does (the script waits for that). */
     restart(log: string): string {
-        return `echo restart >> '${path.join(this.dir, log)}'`;
+        return `cat /etc/docker/daemon.json >/dev/null 2>&1; echo restart >> '${path.join(this.dir, log)}'`;
     }
 }
 
@@ -124,8 +168,7 @@ export function opts(over: Partial<NodeScriptOptions>): NodeScriptOptions {
     return {
         registry: REG, hostname: HOST, caPem: pki.caPem, runtime: "none", systemTrust: false, insecureRegistry: false,
         containerdConfigFile: "/etc/containerd/config.toml",
-        containerdRestartCommand: "echo unexpected containerd restart >&2; exit 1",
-        dockerRestartCommand: "echo unexpected docker restart >&2; exit 1", id: ID, ...over,
+        containerdRestartCommand: "echo unexpected containerd restart >&2; exit 1", id: ID, ...over,
     };
 }
 
@@ -140,7 +183,7 @@ export function cycle(node: Node, script: string, checks: { user?: string; creat
     checks.created?.(first);
     const once = node.tree(true);
     const second = node.ok(script, "create", checks.user);
-    for (const l of lines(second)) assert.match(l, /^(unchanged|mirror): /, `second create changed something:\n${second}`);
+    for (const l of lines(second)) assert.match(l, /^(unchanged|mirror|hosts): /, `second create changed something:\n${second}`);
     assert.deepEqual(diff(once, node.tree(true)), [], "second create touched files");
     const gone = node.ok(script, "delete", checks.user);
     checks.deleted?.(gone);

@@ -175,6 +175,8 @@ describe("config errors name the key and what is allowed", () => {
         ["bad tag", { services: [{ name: "api", context: ".", tag: "-x" }] }, "services[0].tag", /must be a tag/],
         ["bad push address", { pushAddress: "127.0.0.1" }, "pushAddress", /must be host:port/],
         ["bad log level", { logLevel: "trace" }, "logLevel", /one of error, warn, info, debug/],
+        ["hosts lines commented out with no line of its own", { nodes: [{ host: "10.0.0.5", privateKey: sshKey, runtime: "docker", hostsCommentOut: true }] },
+            "nodes[0].hostsCommentOut", /set hostsAddress too/],
     ];
     for (const [title, raw, key, pattern] of cases) {
         it(title, () => expectProblem(raw, key, pattern));

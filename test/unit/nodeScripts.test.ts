@@ -6,7 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NODE_RUNTIMES, NodeRuntime, NodeScriptOptions, nodeCommand, nodeTrustScript, shellQuote } from "../../components/nodeScripts";
+import { NODE_RUNTIMES, NodeRuntime, NodeScriptOptions, nodeCommand, nodeTrustScript, SCRIPT_PARTS, shellQuote } from "../../components/nodeScripts";
 
 const REG = "docker.registry.com:5000";
 let CA = "";
@@ -28,7 +28,7 @@ function opts(over: Partial<NodeScriptOptions> = {}): NodeScriptOptions {
     return {
         registry: REG, hostname: "docker.registry.com", caPem: CA, runtime: "docker", systemTrust: false, insecureRegistry: false,
         containerdConfigFile: "/etc/containerd/config.toml", containerdRestartCommand: "systemctl restart containerd",
-        dockerRestartCommand: "systemctl restart docker", id: "private-registry-dev", ...over,
+        reloadCommand: "systemctl reload docker", id: "private-registry-dev", ...over,
     };
 }
 
@@ -99,23 +99,28 @@ describe("nodeTrustScript per runtime", () => {
 });
 
 describe("nodeTrustScript opt-ins", () => {
-    test("no insecure-registries unless opted in", () => {
+    test("no insecure-registries unless opted in; then applied by the reload command, never a docker restart", () => {
         for (const runtime of NODE_RUNTIMES) {
             const items = fn(nodeTrustScript(opts({ runtime, systemTrust: true, hostsAddress: "10.0.0.1" })), "create_items");
             assert.ok(!items.some((l) => /insecure|daemon\.json/.test(l)), items.join("\n"));
         }
-        assert.deepEqual(fn(nodeTrustScript(opts({ insecureRegistry: true })), "create_items"),
-            [`put '/etc/docker/certs.d/${REG}/ca.crt' whole "$(ca_pem)"`, "docker_json", "hosts_line ''"]);
+        const s = nodeTrustScript(opts({ insecureRegistry: true, reloadCommand: "kill -HUP 1" }));
+        assert.deepEqual(fn(s, "create_items"), [`put '/etc/docker/certs.d/${REG}/ca.crt' whole "$(ca_pem)"`, "docker_json", "hosts_line ''"]);
+        assert.equal(bashVar(s, "RELOAD"), "kill -HUP 1");
+        assert.doesNotMatch(s, /DOCKER_RESTART|restart docker|restarted: docker/);
     });
 
     test("system trust file and marked /etc/hosts line", () => {
         const s = nodeTrustScript(opts({ runtime: "none", systemTrust: true, hostsAddress: "10.213.0.1" }));
+        // the file name only: the node's layout (Debian, RHEL, SUSE) decides the directory
         assert.deepEqual(fn(s, "create_items"), [
-            "system_trust '/usr/local/share/ca-certificates/private-registry-dev-docker.registry.com_5000.crt'",
+            "system_trust 'private-registry-dev-docker.registry.com_5000.crt'",
             "hosts_line '10.213.0.1 docker.registry.com # private-registry-dev'",
         ]);
-        assert.equal(fn(nodeTrustScript(opts({ hostsAddress: "fd00::1" })), "create_items")[1],
-            "hosts_line 'fd00::1 docker.registry.com # private-registry-dev'");
+        assert.equal(bashVar(s, "HOSTS_COMMENT_OUT"), "0");
+        const v6 = nodeTrustScript(opts({ hostsAddress: "fd00::1", hostsCommentOut: true }));
+        assert.equal(fn(v6, "create_items")[1], "hosts_line 'fd00::1 docker.registry.com # private-registry-dev'");
+        assert.equal(bashVar(v6, "HOSTS_COMMENT_OUT"), "1");
     });
 
     test("state lives under /etc and /run only, never the shared /var or /tmp", () => {
@@ -123,8 +128,11 @@ describe("nodeTrustScript opt-ins", () => {
         assert.match(s, /^STATE="\/etc\/\$ID"/m);
         assert.match(s, /^MANIFEST="\$STATE\/\$REGISTRY\.manifest"$/m);
         assert.match(s, /^RUNDIR="\/run\/\$ID"/m);
+        // what the stacks on a node share: one claim file per stack, and one lock for every run
+        for (const re of [/^SHARED=\/etc\/private-registry$/m, /^CLAIMS="\$CLAIMS_DIR\/\$ID@\$REGISTRY"/m, /^LOCK=\/run\/lock\/private-registry\.lock$/m]) assert.match(s, re);
         assert.doesNotMatch(s, /\/var\/|\/tmp\//);
     });
+
 });
 
 describe("nodeTrustScript shape", () => {
@@ -157,9 +165,9 @@ describe("nodeTrustScript shape", () => {
 
     test("restart commands are quoted exactly", () => {
         const cmd = `echo 'it''s' "$HOME" $(id) ; systemctl restart containerd`;
-        const s = nodeTrustScript(opts({ runtime: "containerd", containerdRestartCommand: cmd, dockerRestartCommand: "a'b" }));
+        const s = nodeTrustScript(opts({ runtime: "containerd", containerdRestartCommand: cmd, reloadCommand: "a'b", nodeName: "node-1" }));
         assert.equal(bashVar(s, "CTD_RESTART"), cmd);
-        assert.equal(bashVar(s, "DOCKER_RESTART"), "a'b");
+        assert.deepEqual([bashVar(s, "RELOAD"), bashVar(s, "NODE")], ["a'b", "node-1"]);
     });
 });
 
@@ -183,7 +191,10 @@ describe("nodeTrustScript validation", () => {
         ["relative config file", { containerdConfigFile: "etc/containerd/config.toml" }, /invalid containerdConfigFile/],
         ["config file with ..", { containerdConfigFile: "/etc/../root/x" }, /invalid containerdConfigFile/],
         ["config file with quote", { containerdConfigFile: "/etc/x'y" }, /invalid containerdConfigFile/],
-        ["empty restart command", { dockerRestartCommand: " " }, /invalid dockerRestartCommand/],
+        ["empty restart command", { containerdRestartCommand: " " }, /invalid containerdRestartCommand/],
+        ["id of the node-wide directory", { id: "private-registry" }, /invalid id .*node-wide directory/],
+        ["node name with shell", { nodeName: "a;b" }, /invalid nodeName/],
+        ["hostsCommentOut without hostsAddress", { hostsCommentOut: true }, /invalid hostsCommentOut .*needs hostsAddress/],
         ["caPem not PEM", { caPem: "hello" }, /caPem must be one or more PEM certificates/],
         ["caPem is a key", { caPem: key }, /caPem must be one or more PEM certificates/],
         ["caPem with a key appended", { caPem: `${CA}${key}` }, /caPem must be one or more PEM certificates/],
@@ -210,7 +221,8 @@ describe("every variant passes bash -n and shellcheck", () => {
     const variants: [string, Partial<NodeScriptOptions>][] = [];
     for (const runtime of NODE_RUNTIMES) {
         variants.push([`${runtime}, no opt-in`, { runtime }]);
-        variants.push([`${runtime}, all opt-ins`, { runtime, systemTrust: true, hostsAddress: "10.213.0.1", insecureRegistry: runtime === "docker" }]);
+        variants.push([`${runtime}, all opt-ins`, { runtime, systemTrust: true, hostsAddress: "10.213.0.1", hostsCommentOut: true, insecureRegistry: runtime === "docker",
+            mirror: runtime === "none" ? undefined : { address: "docker.registry.com:5001", upstream: "docker.io", upstreamUrl: "https://registry-1.docker.io" } }]);
     }
     variants.push(["docker, insecure only", { insecureRegistry: true }]);
     variants.push(["odd restart commands", { runtime: "containerd", containerdRestartCommand: "kill -HUP $(cat /run/c.pid) || echo 'no'" }]);
@@ -251,7 +263,7 @@ describe("every variant passes bash -n and shellcheck", () => {
 
 describe("the script files and the generated header", () => {
     const dir = path.join(__dirname, "../../components/scripts");
-    const parts = ["node-trust.sh", "node-trust-steps.sh"].map((f) => path.join(dir, f));
+    const parts = SCRIPT_PARTS.map((f) => path.join(dir, f));
 
     test("shellQuote: bash reads back exactly the string, whatever it holds", () => {
         const values = ["", "plain", "it's", "''", "'\\''", "$HOME $(id) `id` ${x:-y} !! *", "a\\b\\nc", "two\nlines\n", "tab\there", "ünï €", " lead and trail "];
@@ -266,8 +278,9 @@ describe("the script files and the generated header", () => {
         const s = nodeTrustScript(opts());
         const bodies = parts.map((f) => fs.readFileSync(f, "utf8").replace(/^#![^\n]*\n/, ""));
         const at = bodies.map((b) => s.indexOf(b));
-        assert.ok(at.every((i) => i > 0) && at[0] < at[1], "every file verbatim, in order");
-        assert.ok(s.endsWith(bodies[1]));
+        assert.ok(at.every((i, k) => i > 0 && (k === 0 || at[k - 1] < i)), "every file verbatim, in order");
+        assert.ok(s.endsWith(bodies[bodies.length - 1]));
+        for (const f of parts) assert.ok(fs.readFileSync(f, "utf8").split("\n").length <= 300, `${f}: under 300 lines`);
         // the header holds values only: assignments, the CA and what create ensures
         const header = s.slice(0, at[0]).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
         for (const l of header) assert.match(l, /^([A-Z_]+='[^']*'|ca_pem\(\) \{|create_items\(\) \{|\}| {2}\S.*|-----[A-Z ]+-----|[A-Za-z0-9+/=]+|PRIVATE_REGISTRY_CA_PEM)$/, l);
