@@ -6,15 +6,20 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import { describe, it } from "node:test";
-import { run } from "./cli";
-import { env, live, log, state, work } from "./context";
+import { changed, run } from "./cli";
+import { configure, env, live, log, state, upOk, work } from "./context";
 import { skopeo } from "./support";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export const KUBECONFIG = process.env.LIVE_KUBECONFIG ?? "";
 const K8S_DIR = process.env.K8S_DIR ?? "/tmp/pr-k8s";
 const OTHER = "other-pull-secret";
-export const NAMESPACES = ["default", "apps"];
+/** A namespace with workloads that exists before the first up and is listed with createNamespaces on. */
+const WORKLOADS = "workloads";
+/** The suite's namespaces: default, apps (created by the program) and the one that was there before. */
+export const NAMESPACES = ["default", "apps", WORKLOADS];
+/** The uids of that namespace and of what runs in it, from before the first up. */
+const before: Record<string, string> = {};
 
 export async function kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
     return run("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { input });
@@ -28,7 +33,54 @@ const json = async (args: string[]): Promise<any> => JSON.parse(await kubectlOk(
 const pullSecretNames = async (ns: string): Promise<string[]> =>
     ((await json(["-n", ns, "get", "serviceaccount", "default"])).imagePullSecrets ?? []).map((s: any) => s.name);
 
-/** What a cluster of a user who followed the recipe (and uses kind) holds before the first up. */
+const WORKLOAD_OBJECTS = [["namespace", WORKLOADS], ["-n", WORKLOADS, "configmap", "keep-me"], ["-n", WORKLOADS, "pod", "keep-me"]];
+const uidsOf = async (): Promise<string[]> => Promise.all(WORKLOAD_OBJECTS.map(async (o) => {
+    const obj = await json(["get", ...o]);
+    assert.equal(obj.metadata.deletionTimestamp, undefined, `${o.join(" ")} is being deleted`);
+    return obj.metadata.uid;
+}));
+
+/**
+ * A namespace someone runs things in before the first up: a ConfigMap and a running pod (the node's
+ * sandbox image; nothing can be pulled here, and there is no scheduler). The stack lists it with
+ * createNamespaces on, so the program must take it for what it is: not its own.
+ */
+async function prepareWorkloads(): Promise<void> {
+    await kubectlOk(["create", "namespace", WORKLOADS]);
+    await kubectlOk(["-n", WORKLOADS, "create", "configmap", "keep-me", "--from-literal=data=precious"]);
+    // admission wants the namespace's default ServiceAccount, which the controller manager adds a moment later
+    for (let i = 0; i < 120 && (await kubectl(["-n", WORKLOADS, "get", "serviceaccount", "default"])).code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    await kubectlOk(["-n", WORKLOADS, "apply", "-f", "-"], JSON.stringify({
+        apiVersion: "v1", kind: "Pod", metadata: { name: "keep-me" },
+        spec: {
+            nodeName: "live-node", hostNetwork: true, automountServiceAccountToken: false,
+            containers: [{ name: "app", image: "registry.k8s.io/pause:3.10.2", imagePullPolicy: "Never" }],
+        },
+    }));
+    for (let i = 0; i < 120 && !(await json(["-n", WORKLOADS, "get", "pod", "keep-me"])).status?.containerStatuses?.[0]?.state?.running; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    const [ns, cm, pod] = await uidsOf();
+    Object.assign(before, { ns, cm, pod });
+    assert.ok((await json(["-n", WORKLOADS, "get", "pod", "keep-me"])).status?.containerStatuses?.[0]?.state?.running, "the pod runs");
+    live.config.kubernetes.namespaces = [...live.config.kubernetes.namespaces, WORKLOADS];
+}
+
+/** The namespace that was there before, its ConfigMap and its pod: the same objects, none being deleted. */
+async function workloadsIntact(when: string): Promise<void> {
+    const [ns, cm, pod] = await uidsOf();
+    assert.deepEqual({ ns, cm, pod }, before, `${when}: the namespace that existed before, or what runs in it, was replaced`);
+    const p = await json(["-n", WORKLOADS, "get", "pod", "keep-me"]);
+    assert.ok(p.status?.containerStatuses?.[0]?.state?.running, `${when}: the pod still runs`);
+    assert.equal((await json(["-n", WORKLOADS, "get", "configmap", "keep-me"])).data?.data, "precious");
+}
+
+/**
+ * What a cluster of a user who followed the recipe (and uses kind) holds before the first up, and a
+ * namespace with workloads that the stack lists (added to the suite's namespaces here).
+ */
 export async function prepareCluster(): Promise<void> {
     const old = path.join(work, "recipe-dockerconfig.json");
     fs.writeFileSync(old, JSON.stringify({ auths: { [live.registry]: { auth: Buffer.from("admin:recipe-password").toString("base64") } } }));
@@ -39,6 +91,7 @@ export async function prepareCluster(): Promise<void> {
         data: { "localRegistryHosting.v1": 'host: "localhost:5001"\nhelp: "https://kind.sigs.k8s.io/docs/user/local-registry/"\n' },
     }));
     await kubectlOk(["create", "namespace", "no-secret"]);
+    await prepareWorkloads();
 }
 
 /** A pod running a service image by its digest output on the kubelet's node; its image pull state. */
@@ -85,6 +138,28 @@ export function kubernetesChecks(): void {
         it("default ServiceAccounts list the secret beside what they listed before", async () => {
             assert.deepEqual(await pullSecretNames("default"), [OTHER, "regcred"]);
             assert.deepEqual(await pullSecretNames("apps"), ["regcred"]);
+            assert.deepEqual(await pullSecretNames(WORKLOADS), ["regcred"]);
+        });
+
+        it("createNamespaces: apps is created and labelled; the namespace that was there before is left as it was", async () => {
+            const label = async (ns: string) => (await json(["get", "namespace", ns])).metadata.labels?.["app.kubernetes.io/managed-by"];
+            assert.equal(await label("apps"), "private-registry");
+            assert.equal(await label(WORKLOADS), undefined);
+            await workloadsIntact("after the first up");
+        });
+
+        it("dropping the namespace that was there before from the list removes the secret, not the namespace or its workloads", async () => {
+            const k = live.config.kubernetes;
+            await configure({ kubernetes: { ...k, namespaces: k.namespaces.filter((n: string) => n !== WORKLOADS) } });
+            const o = await upOk();
+            assert.ok(changed(o).includes(`delete registry-k8s-${WORKLOADS}`), changed(o).join(", "));
+            await workloadsIntact("after it left the list");
+            assert.notEqual((await kubectl(["-n", WORKLOADS, "get", "secret", "regcred"])).code, 0, "the program's own secret is removed");
+            assert.deepEqual(await pullSecretNames(WORKLOADS), []);
+            await configure();
+            await upOk();
+            assert.deepEqual(await pullSecretNames(WORKLOADS), ["regcred"]);
+            await workloadsIntact("after it was listed again");
         });
 
         it("kind's local-registry-hosting ConfigMap is taken over and names this registry", async () => {
@@ -115,9 +190,15 @@ export async function secretUid(): Promise<string> {
     return (await json(["-n", "apps", "get", "secret", "regcred"])).metadata.uid;
 }
 
-/** After destroy: ours gone, the other pull secret still listed, the owned namespace deleted. */
+/**
+ * After destroy: ours gone, the other pull secret still listed, the namespace the program created
+ * deleted, and the one that was there before still there with its workloads.
+ */
 export async function checkAfterDestroy(): Promise<void> {
     assert.deepEqual(await pullSecretNames("default"), [OTHER]);
+    await workloadsIntact("after destroy");
+    assert.deepEqual(await pullSecretNames(WORKLOADS), []);
+    assert.notEqual((await kubectl(["-n", WORKLOADS, "get", "secret", "regcred"])).code, 0, "regcred deleted from it");
     assert.notEqual((await kubectl(["-n", "default", "get", "secret", "regcred"])).code, 0, "regcred deleted");
     assert.notEqual((await kubectl(["-n", "kube-public", "get", "configmap", "local-registry-hosting"])).code, 0, "the ConfigMap deleted");
     for (let i = 0; i < 60; i++) {

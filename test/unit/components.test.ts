@@ -13,7 +13,6 @@ let c: {
     RegistryCredentials: typeof import("../../components/RegistryCredentials").RegistryCredentials;
     RegistryServer: typeof import("../../components/RegistryServer").RegistryServer;
     NodeTrust: typeof import("../../components/NodeTrust").NodeTrust;
-    PullSecret: typeof import("../../components/PullSecret").PullSecret;
     ServiceImages: typeof import("../../components/ServiceImages").ServiceImages;
     PrivateRegistry: typeof import("../../components/PrivateRegistry").PrivateRegistry;
     dockerContextProblem: typeof import("../../components/RegistryServer").dockerContextProblem;
@@ -33,7 +32,6 @@ before(async () => {
         RegistryCredentials: (await import("../../components/RegistryCredentials")).RegistryCredentials,
         RegistryServer: (await import("../../components/RegistryServer")).RegistryServer,
         NodeTrust: (await import("../../components/NodeTrust")).NodeTrust,
-        PullSecret: (await import("../../components/PullSecret")).PullSecret,
         ServiceImages: (await import("../../components/ServiceImages")).ServiceImages,
         PrivateRegistry: (await import("../../components/PrivateRegistry")).PrivateRegistry,
         dockerContextProblem: (await import("../../components/RegistryServer")).dockerContextProblem,
@@ -280,64 +278,6 @@ describe("NodeTrust", () => {
         const t = new c.NodeTrust("n", { node: s.nodes[0], registry: "r:5000", hostname: "r", caCertPem: realPki("ca-one").caCertPem, id: "x" });
         const conn = (t.command as unknown as { connection: pulumi.Output<{ privateKey: string }> }).connection;
         assert.equal(await secret(conn), true);
-    });
-});
-
-describe("PullSecret", () => {
-    it("a dockerconfigjson secret per namespace, SA patch and hosting ConfigMap on request", async () => {
-        const s = settings({ kubernetes: { context: "kind-kind", namespaces: ["default", "apps"], secretName: "regcred", patchDefaultServiceAccount: true, publishHostingConfigMap: true } });
-        const ps = new c.PullSecret("ps", { kubernetes: s.kubernetes!, registry: "r.example:5000", dockerConfigJson: pulumi.secret("{\"auths\":{}}") },
-            { transformations: [captureOptions] });
-        const names = await valueOf(ps.secretNames);
-        assert.deepEqual(names, { default: "regcred", apps: "regcred" });
-        assert.equal(one("pulumi:providers:kubernetes").inputs.context, "kind-kind");
-        const secrets = byType("kubernetes:core/v1:Secret");
-        assert.equal(secrets.length, 2);
-        assert.deepEqual(secrets.map((x) => x.inputs.metadata.namespace), ["default", "apps"]);
-        for (const sec of secrets) {
-            assert.equal(sec.inputs.type, "kubernetes.io/dockerconfigjson");
-            assert.equal(sec.inputs.stringData[".dockerconfigjson"], "{\"auths\":{}}");
-            assert.ok(sec.opts?.provider);
-            // objects made by hand before (the recipe's regcred) are taken over, not refused
-            assert.equal(sec.inputs.metadata.annotations["pulumi.com/patchForce"], "true");
-        }
-        // imagePullSecrets is an atomic list under server-side apply: one entry is added and removed by JSON patch
-        assert.equal(byType("kubernetes:core/v1:ServiceAccountPatch").length, 0);
-        const cmds = byType("command:local:Command");
-        const sa = cmds.filter((x) => x.name.endsWith("-default-sa"));
-        assert.deepEqual(sa.map((x) => x.inputs.environment), [
-            { NAMESPACE: "default", SECRET_NAME: "regcred", KUBE_CONTEXT: "kind-kind" }, { NAMESPACE: "apps", SECRET_NAME: "regcred", KUBE_CONTEXT: "kind-kind" }]);
-        assert.match(sa[0].inputs.create, /^mode=add$/m);
-        assert.match(sa[0].inputs.delete, /^mode=remove$/m);
-        assert.equal(sa[0].inputs.addPreviousOutputInEnv, false);
-        // namespaces not created by the program are checked first, with an error naming the key
-        const check = cmds.find((x) => x.name === "ps-namespaces")!;
-        assert.deepEqual(check.inputs.environment, { NAMESPACES: "default apps", KUBE_CONTEXT: "kind-kind" });
-        assert.match(check.inputs.create, /^mode=check$/m);
-        assert.equal(byType("kubernetes:core/v1:Namespace").length, 0);
-        const cm = one("kubernetes:core/v1:ConfigMap");
-        assert.equal(cm.inputs.metadata.namespace, "kube-public");
-        assert.equal(cm.inputs.metadata.name, "local-registry-hosting");
-        assert.match(cm.inputs.data["localRegistryHosting.v1"], /^host: "r\.example:5000"$/m);
-    });
-
-    it("createNamespaces: each namespace but the ones every cluster has is created (and owned)", async () => {
-        const s = settings({ kubernetes: { kubeconfig: "/tmp/kubeconfig", namespaces: ["default", "apps", "kube-public"], createNamespaces: true } });
-        new c.PullSecret("ps", { kubernetes: s.kubernetes!, registry: "r:5000", dockerConfigJson: "{}" });
-        await settle();
-        assert.deepEqual(byType("kubernetes:core/v1:Namespace").map((x) => x.inputs.metadata.name), ["apps"]);
-        const check = byType("command:local:Command").find((x) => x.name === "ps-namespaces")!;
-        assert.deepEqual(check.inputs.environment, { NAMESPACES: "default kube-public", KUBECONFIG_PATH: "/tmp/kubeconfig" });
-    });
-
-    it("without the switches: secrets only", async () => {
-        const s = settings({ kubernetes: { kubeconfig: "/tmp/kubeconfig" } });
-        new c.PullSecret("ps", { kubernetes: s.kubernetes!, registry: "r:5000", dockerConfigJson: "{}" });
-        await settle();
-        assert.equal(byType("kubernetes:core/v1:Secret").length, 1);
-        assert.equal(byType("kubernetes:core/v1:ServiceAccountPatch").length, 0);
-        assert.equal(byType("kubernetes:core/v1:ConfigMap").length, 0);
-        assert.equal(one("pulumi:providers:kubernetes").inputs.kubeconfig, "/tmp/kubeconfig");
     });
 });
 
