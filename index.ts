@@ -1,12 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readSettings, stackId } from "./components/config";
 import { PrivateRegistry } from "./components/PrivateRegistry";
-import { warnRemovedNodes } from "./components/removedNodes";
 
 const stack = pulumi.getStack();
 const settings = readSettings(stack);
 const registry = new PrivateRegistry("registry", { settings, id: stackId(stack) });
-warnRemovedNodes(stack, settings.nodes.map((n) => n.name));
 
 /** `host:port` for docker/skopeo/containerd. */
 export const registryHost = registry.address;

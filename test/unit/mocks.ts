@@ -71,9 +71,6 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     }
 }
 
-/** What a StackReference to the stack itself reads: its outputs at the last update. */
-export const lastOutputs: Record<string, unknown> = {};
-
 /**
  * Sets mocks that record every resource; `call` fails loudly on anything unexpected. In a preview,
  * provider-computed outputs stay unknown, as the engine leaves them.
@@ -82,8 +79,6 @@ export async function setupMocks(preview = false, stack = "test"): Promise<void>
     await pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs) {
             created.push({ type: args.type, name: args.name, inputs: unwrap(args.inputs), ...(args.id ? { id: args.id } : {}), ...captured.get(args.name) });
-            // the program reads its own stack's last outputs: a new stack has none
-            if (args.type === "pulumi:pulumi:StackReference") return { id: args.inputs.name, state: { ...args.inputs, outputs: lastOutputs, secretOutputNames: [] } };
             return { id: preview ? "" : `${args.name}-id`, state: preview ? args.inputs : { ...args.inputs, ...computed(args.type, args.name, unwrap(args.inputs)) } };
         },
         call(args: pulumi.runtime.MockCallArgs) {

@@ -1,13 +1,11 @@
 // A node that no longer exists: `nodes[].retired: true` keeps its command's stored inputs (no update,
 // no replace, so no connection) and makes a later removal from `nodes` skip the delete.
 import * as assert from "node:assert/strict";
-import { before, beforeEach, describe, it, mock } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
+import { before, beforeEach, describe, it } from "node:test";
 import { parseSettings } from "../../components/config";
 import { NodeTrust } from "../../components/NodeTrust";
-import { removedNodes, warnRemovedNodes } from "../../components/removedNodes";
 import { configProblems, sshKey } from "../support/configProblems";
-import { captureOptions, lastOutputs, one, realPki, reset, settle, setupMocks, valueOf } from "./mocks";
+import { captureOptions, one, realPki, reset, settle, setupMocks, valueOf } from "./mocks";
 
 function trust(nodeRaw: Record<string, unknown>) {
     const s = parseSettings({ hostname: "docker.registry.com", nodes: [{ name: "old", host: "10.0.0.7", runtime: "docker", ...nodeRaw }] }, "test");
@@ -41,22 +39,5 @@ describe("retired nodes", () => {
         assert.deepEqual(configProblems({ nodes: [{ host: "10.0.0.7", runtime: "docker", retired: true }] }), []);
         assert.deepEqual(configProblems({ nodes: [{ host: "10.0.0.7", runtime: "docker", retired: true, privateKeyPath: "/gone/key" }] }), []);
         assert.match(configProblems({ nodes: [{ host: "10.0.0.7", runtime: "docker" }] })[0], /^private-registry:nodes\[0\]\.privateKey is required/);
-    });
-
-    it("a node dropped from the list since the last update: a warning before its delete, with the way out", async () => {
-        assert.deepEqual(removedNodes({ a: "x", gone: "y", b: "" }, ["a", "b"]), ["gone"]);
-        assert.deepEqual(removedNodes(undefined, ["a"]), [], "a new stack has no last outputs");
-        const warned: string[] = [];
-        mock.method(pulumi.log, "warn", (m: string) => { warned.push(m); return Promise.resolve(); });
-        Object.assign(lastOutputs, { nodeReports: { a: "changed: x", gone: "changed: y" } });
-        try {
-            warnRemovedNodes("test", ["a"]);
-            await settle();
-        } finally {
-            delete lastOutputs.nodeReports;
-            mock.restoreAll();
-        }
-        assert.equal(warned.length, 1, warned.join("\n"));
-        assert.match(warned[0], /^node gone is no longer in private-registry:nodes, .*put the node back with retired: true, run up .*then remove it/);
     });
 });
