@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { KubernetesSettings } from "./config";
 
@@ -90,8 +91,12 @@ export class PullSecret extends pulumi.ComponentResource {
     constructor(name: string, args: PullSecretArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PullSecret", name, {}, opts);
         const k = args.kubernetes;
-        // the kubeconfig stays a secret (the provider's schema does not mark it one)
-        const kubeconfig = k.kubeconfig !== undefined ? pulumi.secret(k.kubeconfig) : undefined;
+        // the kubeconfig stays a secret (the provider's schema does not mark it one); a path under ~/ is the
+        // home of whoever runs pulumi, worked out here (as for nodes' privateKeyPath) so that the provider
+        // (which would ask the user database) and kubectl read the same file
+        const kubeconfig = k.kubeconfig !== undefined
+            ? pulumi.secret(pulumi.output(k.kubeconfig).apply((c) => (isKubeconfigPath(c) ? c.replace(/^~(?=\/)/, os.homedir()) : c)))
+            : undefined;
         const provider = new k8s.Provider(`${name}-k8s`, {
             ...(kubeconfig !== undefined ? { kubeconfig } : {}),
             ...(k.context !== undefined ? { context: k.context } : {}),

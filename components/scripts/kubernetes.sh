@@ -13,8 +13,8 @@
 # imagePullSecrets is an atomic list under server-side apply (no merge key), so a patch resource would
 # own the whole list: it would drop the names others added, and take them all away on destroy. JSON
 # patches of one entry, guarded by a `test` op, change only ours.
-# The cluster: $KUBECONFIG_PATH (a leading ~/ is the home of whoever runs pulumi, as the kubernetes
-# provider reads it), or a kubeconfig on stdin (kept out of argv), and $KUBE_CONTEXT.
+# The cluster: $KUBECONFIG_PATH (the program expands a leading ~/ to $HOME; so does this, for a path
+# stored by an earlier version), or a kubeconfig on stdin (kept out of argv), and $KUBE_CONTEXT.
 # The program runs this text as `bash -c <script> kubernetes.sh <mode>`: the command string, which the
 # command provider repeats when a step fails, is only the mode.
 set -euo pipefail

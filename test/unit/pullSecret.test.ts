@@ -2,6 +2,7 @@
 // namespace is never a Namespace resource (the provider upserts: it would adopt and later delete one
 // that existed before).
 import * as assert from "node:assert/strict";
+import * as os from "node:os";
 import { after, before, beforeEach, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, captureOptions, created, functions, invoked, one, reset, settle, setupMocks, valueOf } from "./mocks";
@@ -96,8 +97,10 @@ describe("PullSecret", () => {
         assert.equal(ns.inputs.delete, "release");
         // release reads what ensure printed: whether this stack created the namespace
         assert.equal(ns.inputs.addPreviousOutputInEnv, true);
-        // the path as written: the script expands ~/ when it runs, as the provider does
-        assert.deepEqual(ns.inputs.environment, { NAMESPACE: "apps", CREATE_NAMESPACE: "1", KUBECONFIG_PATH: "~/.kube/config" });
+        // ~/ is this user's home for kubectl and the provider alike (the provider alone would ask the
+        // user database, kubectl $HOME): the program expands it once, as for nodes' privateKeyPath
+        assert.deepEqual(ns.inputs.environment, { NAMESPACE: "apps", CREATE_NAMESPACE: "1", KUBECONFIG_PATH: `${os.homedir()}/.kube/config` });
+        assert.equal(one("pulumi:providers:kubernetes").inputs.kubeconfig, `${os.homedir()}/.kube/config`);
         // the secret waits for its namespace
         const secret = byType("kubernetes:core/v1:Secret").find((x) => x.inputs.metadata.namespace === "apps")!;
         const deps = secret.opts!.dependsOn as pulumi.Resource[];
