@@ -50,6 +50,14 @@ async function secretValues(): Promise<Record<string, string>> {
     return values;
 }
 
+/** Starts a node's sshd again as env/up.sh did (same config, in the node's namespaces), waiting until it listens. */
+async function startSshd(n: { name: string; host: string; nodeDir: string }): Promise<void> {
+    const nsPid = fs.readFileSync(`${n.nodeDir}/ns.pid`, "utf8").trim();
+    const r = await run("bash", ["-c", `setsid nsenter -t ${nsPid} -n -m -- /usr/sbin/sshd -D -e -f "$1/sshd_config" </dev/null >>"$1/sshd.log" 2>&1 9>&- & echo $! > "$1/sshd.pid"; ` +
+        `for _ in $(seq 100); do (exec 3<>"/dev/tcp/${n.host}/22") 2>/dev/null && exit 0; sleep 0.1; done; exit 1`, "_", n.nodeDir]);
+    assert.equal(r.code, 0, `sshd of node ${n.name} did not come back: ${r.stderr}`);
+}
+
 /** The leaf's private key PEMs in state (not the CA's). */
 async function leafKeys(): Promise<string[]> {
     const res: any[] = JSON.parse((await stack.must(["stack", "export", "--show-secrets"])).stdout).deployment.resources ?? [];
@@ -205,9 +213,10 @@ export function lifecycleChecks(): void {
             await configure({ nodes: [...live.config.nodes, entry] });
             await upOk();
             const fConfigured = await snapshot(env, "f");
-            // the machine is gone: its sshd answers no more (stopped, so nothing leaves this host)
-            const sshd = Number(fs.readFileSync(`${f.nodeDir}/sshd.pid`, "utf8"));
-            process.kill(sshd, "SIGSTOP");
+            // the machine is gone: nothing listens on its SSH port any more (refused at once, and nothing
+            // leaves this host). A stopped sshd would not do: the provider's dial timeout covers the TCP
+            // connect only, and a handshake that never comes holds the run forever.
+            process.kill(Number(fs.readFileSync(`${f.nodeDir}/sshd.pid`, "utf8")), "SIGTERM");
             try {
                 await configure();
                 const gone = await stack.up();
@@ -224,7 +233,7 @@ export function lifecycleChecks(): void {
                 const exported = await stack.exportState();
                 assert.ok(!exported.includes("registry-node-retiring"), "no longer in the stack");
             } finally {
-                process.kill(sshd, "SIGCONT");
+                await startSshd(f);
             }
             assert.deepEqual(diffSnapshots(fConfigured, await snapshot(env, "f"), NOT_OURS), [], "nothing touched the retired node");
             // the machine back for the checks that follow: adopted again, then removed the usual way
