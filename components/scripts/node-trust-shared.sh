@@ -170,9 +170,7 @@ adopt_legacy() { # earlier versions kept shared files in this stack's manifest: 
     moved=1
   done
   ((moved)) || return 0
-  STEP="update $MANIFEST"
-  if ((${#kept[@]})); then printf '%s\n' "${kept[@]}" > "$MANIFEST"; else rm -f -- "$MANIFEST"; fi
-  rmdir -- "$BACKUPS" 2>/dev/null || true
+  save_manifest ${kept[@]+"${kept[@]}"}
 }
 
 # shellcheck disable=SC2034 # STEP is read by on_err (node-trust.sh)

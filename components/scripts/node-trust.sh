@@ -159,6 +159,12 @@ undo() { # undo <kind> <path> <new|orig>: sets UNDONE=1 when the entry is fully 
   trust_removed "$path"
 }
 
+save_manifest() { # save_manifest [line...]: the manifest becomes exactly these lines (none: it goes)
+  STEP="update $MANIFEST"
+  if (($#)); then printf '%s\n' "$@" > "$MANIFEST"; else rm -f -- "$MANIFEST"; fi
+  rmdir -- "$BACKUPS" 2>/dev/null || true
+}
+
 prune() { # undo what this run no longer wants: everything on delete
   [[ -f $MANIFEST ]] || return 0
   local lines=() kept=() line kind path existed dropped=0
@@ -172,7 +178,5 @@ prune() { # undo what this run no longer wants: everything on delete
     dropped=1
   done
   ((dropped)) || return 0
-  STEP="update $MANIFEST"
-  if ((${#kept[@]})); then printf '%s\n' "${kept[@]}" > "$MANIFEST"; else rm -f -- "$MANIFEST"; fi
-  rmdir -- "$BACKUPS" 2>/dev/null || true
+  save_manifest ${kept[@]+"${kept[@]}"}
 }
