@@ -26,3 +26,5 @@ export const nodeReports = pulumi.output(Object.fromEntries(registry.nodes.map((
 export const mirrorHost = registry.mirrorAddress ?? "";
 /** node → where it was pointed at the mirror. */
 export const nodeMirrors = pulumi.output(Object.fromEntries(registry.nodes.map((n, i) => [settings.nodes[i].name, n.mirror])));
+/** What the take-over of a registry container started by hand did (empty without `migrate`). */
+export const migration = registry.server.migration?.report ?? "";

@@ -28,7 +28,8 @@ export class NodeTrust extends pulumi.ComponentResource {
     public readonly command: command.remote.Command;
     /**
      * What the node's last run reported: `changed:`/`unchanged:`/`restarted:` lines, plus `hosts:` lines for
-     * other /etc/hosts lines that map the registry's name and a `note:` when containerd's config went unchecked.
+     * other /etc/hosts lines that map the registry's name, `removed:` lines for what cleanRecipe took away and
+     * a `note:` when containerd's config went unchecked or cleanRecipe left something.
      */
     public readonly report: pulumi.Output<string>;
     /** Where the node was pointed at the mirror (`<upstream> through <mirror>: <file>`), from its report. */
@@ -46,6 +47,7 @@ export class NodeTrust extends pulumi.ComponentResource {
             hostsCommentOut: node.hostsCommentOut,
             systemTrust: node.systemTrust,
             insecureRegistry: node.insecureRegistry,
+            cleanRecipe: node.cleanRecipe,
             containerdConfigFile: node.containerdConfigFile,
             containerdRestartCommand: node.containerdRestartCommand,
             // dockerRestartCommand is not passed: insecure-registries is applied by the reload

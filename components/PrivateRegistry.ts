@@ -60,6 +60,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, keepVolumeName: s.dataVolumeDerived, dataHostPath: s.dataHostPath,
             certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
             htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
+            ...(s.migrate ? { migrate: { ...s.migrate, username: s.username } } : {}),
         }, { parent: this });
         const m = s.mirror;
         if (m) {

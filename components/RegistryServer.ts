@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { TlsVersion } from "./config";
+import { RegistryMigration, withKeptLogins } from "./RegistryMigration";
 
 export interface RegistryServerArgs {
     /** Docker engine to run on: unix:///var/run/docker.sock, tcp://…, ssh://user@host. */
@@ -33,6 +34,8 @@ export interface RegistryServerArgs {
     proxy?: ProxySettings;
     minTlsVersion: TlsVersion;
     logLevel: string;
+    /** Take over a registry container started by hand (its data, its address; see RegistryMigration). */
+    migrate?: { fromContainer: pulumi.Input<string>; keepLogin: boolean; username: pulumi.Input<string> };
 }
 
 const CERT = "/certs/registry.crt";
@@ -127,6 +130,8 @@ export class RegistryServer extends pulumi.ComponentResource {
     public readonly containerName: pulumi.Output<string>;
     public readonly imageId: pulumi.Output<string>;
     public readonly volumeName: pulumi.Output<string | undefined>;
+    /** The take-over of a container started by hand, with `migrate`. */
+    public readonly migration?: RegistryMigration;
 
     constructor(name: string, args: RegistryServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryServer", name, {}, opts);
@@ -138,12 +143,25 @@ export class RegistryServer extends pulumi.ComponentResource {
             ...(args.dockerSshOpts?.length ? { sshOpts: args.dockerSshOpts } : {}),
         }, { parent: this });
         const childOpts = { parent: this, provider: this.provider };
-        const imageId = args.shared
-            ? pulumi.output(args.shared.imageId)
-            : new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts).imageId;
+        const containerNames = args.bindAddresses.map((ip, i) => (i === 0 ? args.containerName : `${args.containerName}-${ip.replace(/[.:]/g, "-")}`));
+        // a take-over is checked before anything is made on the docker host
+        const migration = args.migrate ? new RegistryMigration(`${name}-migrate`, {
+            dockerHost: args.dockerHost, fromContainer: args.migrate.fromContainer, keepLogin: args.migrate.keepLogin,
+            username: args.migrate.username, target: args.dataVolume ?? args.dataHostPath!, targetContainers: containerNames,
+        }, { parent: this }) : undefined;
+        this.migration = migration;
+        const checked = migration ? { dependsOn: migration.checked } : {};
+        const image = args.shared ? undefined : new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { ...childOpts, ...checked });
+        const imageId = image ? image.imageId : pulumi.output(args.shared!.imageId);
         const volume = args.dataVolume !== undefined
-            ? new docker.Volume(`${name}-data`, { name: args.dataVolume }, { ...childOpts, retainOnDelete: true, ...(args.keepVolumeName ? { ignoreChanges: ["name"] } : {}) })
+            ? new docker.Volume(`${name}-data`, { name: args.dataVolume }, {
+                ...childOpts, ...checked, retainOnDelete: true, ...(args.keepVolumeName ? { ignoreChanges: ["name"] } : {}),
+            })
             : undefined;
+        migration?.copyAfter([...(volume ? [volume] : []), ...(image ? [image] : [])]);
+        const htpasswd = args.htpasswd !== undefined && migration
+            ? pulumi.all([args.htpasswd, migration.keptLogins]).apply(([own, kept]) => withKeptLogins(own, kept))
+            : args.htpasswd;
         // a shared secret for the registry's upload state; unset, each start would pick a random one
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 32, special: false }, { parent: this });
 
@@ -152,7 +170,7 @@ export class RegistryServer extends pulumi.ComponentResource {
         // container with two bindings would be replaced on every up. They share the volume, the
         // certificate, the htpasswd and the HTTP secret, as replicas of one registry do.
         this.containers = args.bindAddresses.map((ip, i) => new docker.Container(i === 0 ? `${name}-container` : `${name}-container-${ip}`, {
-            name: i === 0 ? args.containerName : `${args.containerName}-${ip.replace(/[.:]/g, "-")}`,
+            name: containerNames[i],
             image: imageId,
             restart: "always",
             networkMode: "bridge",
@@ -169,7 +187,7 @@ export class RegistryServer extends pulumi.ComponentResource {
             uploads: [
                 { file: CERT, content: args.certPem, permissions: "0644" },
                 { file: KEY, content: pulumi.secret(args.privateKeyPem), permissions: "0600" },
-                ...(args.htpasswd !== undefined ? [{ file: HTPASSWD, content: pulumi.secret(args.htpasswd), permissions: "0600" }] : []),
+                ...(htpasswd !== undefined ? [{ file: HTPASSWD, content: pulumi.secret(htpasswd), permissions: "0600" }] : []),
             ],
             healthcheck: { tests: HEALTHCHECK, interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" },
             wait: true,
@@ -182,7 +200,14 @@ export class RegistryServer extends pulumi.ComponentResource {
             // docker ignores a changed health check on an existing container
             replaceOnChanges: ["healthcheck"],
             additionalSecretOutputs: ["envs", "uploads"],
+            // a take-over: the old registry's data is copied first; it stops right before this container starts,
+            // and should this container not start, it is started again
+            ...(migration ? {
+                dependsOn: [migration.copy],
+                hooks: { beforeCreate: [migration.takeoverHook], beforeUpdate: [migration.takeoverHook], onError: [migration.restoreHook] },
+            } : {}),
         }));
+        migration?.retireAfter(this.containers);
         this.container = this.containers[0];
         this.containerName = this.container.name;
         this.imageId = imageId;

@@ -78,6 +78,9 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
     }
     checkTls(r, s);
     const mirror = checkMirror(r, s);
+    if (s.migrate && [s.containerName, mirror?.containerName].includes(s.migrate.fromContainer)) {
+        r.fail("migrate.fromContainer", `must not be a container of this stack (private-registry:containerName${mirror ? " or mirror.containerName" : ""}): the old container is removed only after the new one runs (got ${JSON.stringify(s.migrate.fromContainer)})`);
+    }
     const nodes = s.nodes.map((n) => checkNode(r, n, mirror));
     checkDuplicateNodes(r, nodes, s.nodes.map((n) => r.where.get(n)!.path));
     if (s.kubernetes && s.kubernetes.kubeconfig === undefined && s.kubernetes.context === undefined) {
@@ -184,6 +187,10 @@ function checkNode(r: Reader, n: Settings["nodes"][number], mirror: MirrorSettin
     }
     if (node.insecureRegistry && node.runtime !== "docker") {
         r.fail(`${path}.insecureRegistry`, `applies to runtime docker only (this node's runtime is ${node.runtime})`);
+    }
+    // on any runtime cleanRecipe looks at the system CA store and /etc/hosts; daemon.json on docker nodes only
+    if (node.cleanRecipe && node.insecureRegistry) {
+        r.fail(`${path}.cleanRecipe`, `and ${path}.insecureRegistry cannot both be true: cleanRecipe removes the insecure-registries entry that insecureRegistry keeps (turn insecureRegistry off)`);
     }
     if (mirror && node.useMirror && node.runtime === "docker" && mirror.upstream !== DOCKER_HUB) {
         r.fail(`${path}.useMirror`, `cannot be true on a docker node with mirror.upstream ${mirror.upstream}: dockerd mirrors Docker Hub only (set it false for this node)`);

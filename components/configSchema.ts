@@ -95,6 +95,7 @@ export const SCHEMA = {
         hostsCommentOut: { kind: "boolean", default: false, doc: "with `hostsAddress`: comment out the node's other `/etc/hosts` lines for the hostname (given back on delete; otherwise only reported)" },
         systemTrust: { kind: "boolean", default: false, doc: "opt-in system CA store" },
         insecureRegistry: { kind: "boolean", default: false, doc: "opt-in `insecure-registries` (docker only; not needed with the CA)" },
+        cleanRecipe: { kind: "boolean", default: false, doc: "remove the manual recipe's leftovers for this registry, for good: its `insecure-registries` entry, its self-signed certificate in the system CA store, with `hostsAddress` its `/etc/hosts` line ([recipe](NODES.md#cleaning-up-after-the-manual-recipe); not with `insecureRegistry`)" },
         hostKey: { kind: "string", type: "`ssh-ed25519 AAAA…`", defaultDoc: "—", trim: true, doc: "pins the node's host key (unchecked without)",
             // an ssh-rsa pin makes the SSH client offer only the SHA-1 `ssh-rsa` algorithm, which OpenSSH 8.8+ refuses
             check: [(v) => /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(v), (v) => v.startsWith("ssh-rsa ")
@@ -137,6 +138,11 @@ export const SCHEMA = {
         patchDefaultServiceAccount: { kind: "boolean", default: false, doc: "add the secret to each namespace's `default` ServiceAccount" },
         publishHostingConfigMap: { kind: "boolean", default: false, doc: "`local-registry-hosting` in `kube-public`" },
         createNamespaces: { kind: "boolean", default: false, doc: "create the namespaces that do not exist yet; destroy deletes only those, never one that was there before" },
+    } },
+    migrate: { kind: "object", optional: true, defaultDoc: "— (off)", doc: "take over a registry container started by hand: its images, its address ([migrating](../README.md#migrating-from-the-manual-recipe))", keys: {
+        fromContainer: { kind: "string", type: "container name", required: "is required: the name of the registry container to take over (e.g. registry)", got: true,
+            check: DOCKER_NAME, doc: "the container on `dockerHost` whose registry data is copied; it is stopped, then removed once the new registry runs" },
+        keepLogin: { kind: "boolean", default: false, doc: "its htpasswd logins keep working beside `username` (turn off and `up` to retire them)" },
     } },
     services: { kind: "objects", item: "must be an object with name and context", defaultDoc: "`[]`", doc: "images to build and push", keys: {
         name: { kind: "string", default: "", type: "repository name", defaultDoc: "required", got: true,

@@ -42,6 +42,13 @@ export interface NodeScriptOptions {
     systemTrust: boolean;
     /** Opt-in, docker runtime only: list the registry in /etc/docker/daemon.json "insecure-registries" (applied by reloadCommand). */
     insecureRegistry: boolean;
+    /**
+     * Opt-in, on create: remove what the manual recipe left for this registry, for good (not given back on delete):
+     * its "insecure-registries" entry in daemon.json (docker; applied by reloadCommand) unless a stack on the node
+     * claims it, its self-signed certificate for hostname in the system CA store, and with hostsAddress its other
+     * /etc/hosts lines for hostname, commented out as with hostsCommentOut. Not with insecureRegistry.
+     */
+    cleanRecipe?: boolean;
     /** containerd's config file, normally "/etc/containerd/config.toml". */
     containerdConfigFile: string;
     /** Normally "systemctl restart containerd". Runs only when config_path had to be enabled (or restored). */
@@ -110,6 +117,7 @@ function validate(o: NodeScriptOptions): void {
     if (o.hostsAddress !== undefined && isIP(o.hostsAddress) === 0) bad("hostsAddress", o.hostsAddress, "expected an IPv4 or IPv6 address");
     if (o.hostsCommentOut && o.hostsAddress === undefined) bad("hostsCommentOut", o.hostsCommentOut, "needs hostsAddress (the line that takes their place)");
     if (o.insecureRegistry && o.runtime !== "docker") bad("insecureRegistry", o.insecureRegistry, "only supported with runtime docker");
+    if (o.cleanRecipe && o.insecureRegistry) bad("cleanRecipe", o.cleanRecipe, "cannot go with insecureRegistry, which keeps the entry cleanRecipe removes");
     if (!ABS_PATH_RE.test(o.containerdConfigFile) || o.containerdConfigFile.split("/").includes("..")) {
         bad("containerdConfigFile", o.containerdConfigFile, "expected an absolute path");
     }
@@ -129,7 +137,9 @@ function validate(o: NodeScriptOptions): void {
 
 // The bash itself, in order after the header; shellcheck lints these files as they are (test/unit/nodeScripts.test.ts).
 // The last one ends by calling main.
-export const SCRIPT_PARTS = ["node-trust.sh", "node-trust-shared.sh", "node-trust-docker.sh", "node-trust-hosts.sh", "node-trust-steps.sh"] as const;
+export const SCRIPT_PARTS = [
+    "node-trust.sh", "node-trust-shared.sh", "node-trust-docker.sh", "node-trust-hosts.sh", "node-trust-recipe.sh", "node-trust-steps.sh",
+] as const;
 let body: string | undefined;
 
 /** The script files without their `#!` lines (the header has the one the script starts with), read once. */
@@ -166,6 +176,8 @@ export function nodeTrustScript(o: NodeScriptOptions): string {
         o.runtime === "docker" && (o.insecureRegistry || m) ? "docker_json" : undefined,
         // the directory depends on the node's layout (Debian, RHEL, SUSE), which the script finds there
         o.systemTrust ? `system_trust ${q(`${o.id}-${o.registry.replace(":", "_")}.crt`)}` : undefined,
+        // the runtime decides whether daemon.json is looked at; the system CA store is, on any runtime
+        o.cleanRecipe ? `clean_recipe ${q(o.runtime)}` : undefined,
         // Always called: with '' it drops a line an earlier run added.
         `hosts_line ${q(o.hostsAddress === undefined ? "" : `${o.hostsAddress} ${o.hostname} # ${o.id}`)}`,
     ].filter((l): l is string => l !== undefined);
@@ -185,6 +197,8 @@ CTD_RESTART=${q(o.containerdRestartCommand)}
 RELOAD=${q(o.reloadCommand ?? "true")}
 INSECURE=${o.insecureRegistry ? 1 : 0}
 HOSTS_COMMENT_OUT=${q(o.hostsCommentOut ? "1" : "0")}
+# cleanRecipe: create_items removes the recipe's leftovers; with a line of ours, hosts_line comments out the others.
+CLEAN_RECIPE=${q(o.cleanRecipe ? "1" : "0")}
 # The pull-through mirror of UPSTREAM, or '' for none.
 MIRROR=${q(m?.address ?? "")}
 UPSTREAM=${q(m?.upstream ?? "")}

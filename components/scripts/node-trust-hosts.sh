@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Node trust for a private registry, part 4 of 5: the opt-ins outside the runtimes, /etc/hosts and the
+# Node trust for a private registry, part 4 of 6: the opt-ins outside the runtimes, /etc/hosts and the
 # system CA store. Follows node-trust-docker.sh in the script components/nodeScripts.ts sends (see there).
 HOSTS_WANT=''
 
@@ -45,7 +45,8 @@ END { if (want != "" && !done) out(want) }
 hosts_line() { # hosts_line <line or "">: our marked line becomes exactly this (or goes away); other lines for the name are reported
   local f=/etc/hosts want=$1 new co=0 args
   HOSTS_WANT=$want
-  if [[ -n $want ]] && ((HOSTS_COMMENT_OUT)); then co=1; fi
+  # cleanRecipe comments out the recipe's line too: with our line there, the name needs no other
+  if [[ -n $want ]] && ((HOSTS_COMMENT_OUT || CLEAN_RECIPE)); then co=1; fi
   if [[ ! -f $f ]]; then [[ -z $want ]] && return 0; : > "$f"; fi
   STEP="read $f"
   args=(-v id="$ID" -v h="${REGISTRY%%:*}" -v want="$want" -v co="$co")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Node trust for a private registry, part 1 of 5: strict mode, where the state lives, the node-wide lock
+# Node trust for a private registry, part 1 of 6: strict mode, where the state lives, the node-wide lock
 # and this stack's bookkeeping. Not run on its own: components/nodeScripts.ts sends one script on stdin to
 # `bash -s -- create|delete`, made of a generated header (ID, REGISTRY, NODE, CTD_CONFIG, CTD_RESTART,
-# RELOAD, ca_pem and create_items for one node), this file, node-trust-shared.sh, node-trust-docker.sh,
-# node-trust-hosts.sh, then node-trust-steps.sh. Both modes are in it because the provider replays the stored script for delete.
+# RELOAD, the opt-ins such as CLEAN_RECIPE, ca_pem and create_items for one node), this file,
+# node-trust-shared.sh, node-trust-docker.sh, node-trust-hosts.sh, node-trust-recipe.sh, then
+# node-trust-steps.sh. Both modes are in it because the provider replays the stored script for delete.
 #
 # Every file only this stack writes, or directory it creates, goes into a manifest first (record, put),
 # with a backup of what was there before; prune undoes whatever the manifest holds that this run no longer

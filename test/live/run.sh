@@ -38,9 +38,9 @@ trap finish EXIT
 
 # the registry suite first (per stack file); the checks that do not depend on the stack file once, after it
 files=(test/live/registry.live.test.ts test/live/nodeScripts.live.test.ts test/live/nodeScripts-mirror.live.test.ts
-       test/live/nodeScripts-day2.live.test.ts test/live/bindings.live.test.ts
+       test/live/nodeScripts-day2.live.test.ts test/live/nodeScripts-recipe.live.test.ts test/live/bindings.live.test.ts
        test/live/config-errors.live.test.ts test/live/renames.live.test.ts test/live/twoStacks.live.test.ts
-       test/live/kubernetes-errors.live.test.ts test/live/readme.live.test.ts)
+       test/live/kubernetes-errors.live.test.ts test/live/migrate.live.test.ts test/live/migrateNodes.live.test.ts test/live/readme.live.test.ts)
 for stack in "${stacks[@]}"; do
   echo "== live suite against $stack"
   bash "$HERE/env/up.sh"

@@ -1,7 +1,7 @@
 // The harness for real runs of the generated node scripts: a "node" is a private copy of this machine's
 // /etc and /usr/local/share/ca-certificates, mounted over the real ones (a mount namespace per step), with
 // a private /run and /usr/local/sbin (for stand-ins of other distributions' tools, first on the script's PATH).
-// Used by nodeScripts.live.test.ts, nodeScripts-mirror.live.test.ts and nodeScripts-day2.live.test.ts.
+// Used by nodeScripts.live.test.ts, nodeScripts-mirror.live.test.ts, nodeScripts-day2.live.test.ts and nodeScripts-recipe.live.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";

@@ -273,6 +273,16 @@ describe("NodeTrust", () => {
         assert.deepEqual(b.inputs.triggers, a.inputs.triggers);
     });
 
+    it("cleanRecipe reaches the script's header and create_items; off by default", async () => {
+        const on = await trust({ runtime: "containerd", cleanRecipe: true, hostsAddress: "10.0.0.1" });
+        assert.match(on.inputs.stdin, /^CLEAN_RECIPE='1'$/m);
+        assert.match(on.inputs.stdin, /^ {2}clean_recipe 'containerd'$/m);
+        reset();
+        const off = await trust({ runtime: "docker" });
+        assert.match(off.inputs.stdin, /^CLEAN_RECIPE='0'$/m);
+        assert.doesNotMatch(off.inputs.stdin, /^ {2}clean_recipe /m);
+    });
+
     it("the private key is a secret input of the command", async () => {
         const s = settings({ nodes: [{ host: "10.0.0.7", privateKey: sshKey, runtime: "none" }] });
         const t = new c.NodeTrust("n", { node: s.nodes[0], registry: "r:5000", hostname: "r", caCertPem: realPki("ca-one").caCertPem, id: "x" });

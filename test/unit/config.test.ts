@@ -88,6 +88,13 @@ describe("config defaults", () => {
         assert.equal(s.nodes[0].dialErrorLimit * s.nodes[0].perDialTimeout, 30);
     });
 
+    it("cleanRecipe: off by default; on any runtime, with or without hostsAddress", () => {
+        assert.equal(parseSettings({ nodes: [node()] }, "dev").nodes[0].cleanRecipe, false);
+        const s = parseSettings({ nodes: ["docker", "containerd", "crio", "none"].map((runtime, i) =>
+            node({ host: `10.0.0.${i + 1}`, runtime, cleanRecipe: true, ...(i % 2 ? { hostsAddress: "10.0.0.9" } : {}) })) }, "dev");
+        assert.deepEqual(s.nodes.map((n) => n.cleanRecipe), [true, true, true, true]);
+    });
+
     it("privateKeyPath is read (with ~ expanded)", () => {
         const file = path.join(os.tmpdir(), `pr-key-${process.pid}`);
         fs.writeFileSync(file, sshKey);
@@ -160,6 +167,9 @@ describe("config errors name the key and what is allowed", () => {
         ["node user", { nodes: [node({ user: "Root Admin" })] }, "nodes[0].user", /Unix user name/],
         ["node hosts address", { nodes: [node({ hostsAddress: "gateway" })] }, "nodes[0].hostsAddress", /an IP address/],
         ["insecure on containerd", { nodes: [node({ runtime: "containerd", insecureRegistry: true })] }, "nodes[0].insecureRegistry", /docker only/],
+        ["cleanRecipe with insecureRegistry", { nodes: [node({ cleanRecipe: true, insecureRegistry: true })] }, "nodes[0].cleanRecipe",
+            /^private-registry:nodes\[0\]\.cleanRecipe and nodes\[0\]\.insecureRegistry cannot both be true: .*turn insecureRegistry off/],
+        ["cleanRecipe not bool", { nodes: [node({ cleanRecipe: "yes" })] }, "nodes[0].cleanRecipe", /true or false/],
         ["node host key", { nodes: [node({ hostKey: "AAAA" })] }, "nodes[0].hostKey", /public host key line/],
         ["node ssh-rsa host key", { nodes: [node({ hostKey: "ssh-rsa AAAAB3NzaC1yc2E" })] }, "nodes[0].hostKey", /ssh-rsa key.*OpenSSH 8\.8.*ed25519/],
         ["node restart multi-line", { nodes: [node({ containerdRestartCommand: "a\nb" })] }, "nodes[0].containerdRestartCommand", /single-line/],

@@ -20,9 +20,11 @@ export const created: Recorded[] = [];
 export const invoked: { token: string; inputs: Record<string, any> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
 /** Answers to provider functions by token (a test may replace one); any other call fails. */
 export const functions: Record<string, (inputs: Record<string, any>) => Record<string, unknown>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
-    // PullSecret's namespace check (kubernetes.sh check): every namespace asked about exists
+    // PullSecret's namespace check (kubernetes.sh check): every namespace asked about exists; RegistryMigration's
+    // check of the old container (migrate.sh check): it can be taken over
     "command:local:run": (inputs) => ({
-        stdout: String(inputs.environment?.NAMESPACES ?? "").split(" ").filter(Boolean).map((ns) => `present ${ns}`).join("\n"), stderr: "",
+        stdout: inputs.environment?.FROM !== undefined ? `ok ${inputs.environment.FROM}: 1 repositories in volume v` :
+            String(inputs.environment?.NAMESPACES ?? "").split(" ").filter(Boolean).map((ns) => `present ${ns}`).join("\n"), stderr: "",
     }),
 };
 const captured = new Map<string, { opts: pulumi.CustomResourceOptions; props: Record<string, unknown> }>();
@@ -64,6 +66,9 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
             return { imageId: `sha256:${digest(inputs.name)}`, repoDigest: `${inputs.name}@sha256:${digest(inputs.name)}` };
         case "docker:index/image:Image":
             return { repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:${digest(inputs.imageName)}` };
+        case "command:local:Command":
+            // the old container's htpasswd, for RegistryMigration's logins step
+            return inputs.create === "logins" ? { stdout: "admin:$2y$05$recipehashrecipehashrecipehashrecipehashrecipehashrecip", stderr: "" } : { stdout: `${inputs.create} done`, stderr: "" };
         case "command:remote:Command":
             return { stdout: "unchanged: /etc/docker/certs.d\n", stderr: "" };
         default:
@@ -88,6 +93,12 @@ export async function setupMocks(preview = false, stack = "test"): Promise<void>
             return answer(unwrap(args.inputs));
         },
     }, "private-registry", stack, preview, "organization");
+    // The mock monitor says it supports resource and error hooks but lacks the calls that register them: they
+    // are accepted here (the hooks themselves run only under the engine, which the live suite drives).
+    const monitor = pulumi.runtime.getMonitor() as unknown as Record<string, unknown>;
+    const accept = (_req: unknown, cb: (err: Error | null, res: unknown) => void) => cb(null, {});
+    monitor.registerResourceHook ??= accept;
+    monitor.registerErrorHook ??= accept;
 }
 
 /** A transformation to pass to a top component: records each child's options and arguments. */

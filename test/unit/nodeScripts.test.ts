@@ -225,6 +225,7 @@ describe("every variant passes bash -n and shellcheck", () => {
             mirror: runtime === "none" ? undefined : { address: "docker.registry.com:5001", upstream: "docker.io", upstreamUrl: "https://registry-1.docker.io" } }]);
     }
     variants.push(["docker, insecure only", { insecureRegistry: true }]);
+    variants.push(["docker, cleanRecipe", { cleanRecipe: true, systemTrust: true, hostsAddress: "10.213.0.1" }], ["containerd, cleanRecipe", { runtime: "containerd", cleanRecipe: true }]);
     variants.push(["odd restart commands", { runtime: "containerd", containerdRestartCommand: "kill -HUP $(cat /run/c.pid) || echo 'no'" }]);
 
     let dir = "";
