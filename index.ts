@@ -19,7 +19,10 @@ export const pullSecrets = registry.pullSecret?.secretNames ?? {};
 /** service → digest-pinned image reference. */
 export const images = registry.images?.refs ?? {};
 export const certificateExpiry = registry.certificate.expiry;
-export const containerName = registry.server.containerName;
+/** The registry container (empty in cluster mode). */
+export const containerName = registry.server?.containerName ?? "";
+/** `namespace/name` of the registry's Service (empty on a docker host). */
+export const clusterService = registry.cluster?.serviceName ?? "";
 /** node → what its last trust run changed. */
 export const nodeReports = pulumi.output(Object.fromEntries(registry.nodes.map((n, i) => [settings.nodes[i].name, n.report])));
 /** `host:port` of the pull-through mirror (empty without one). */
@@ -27,4 +30,4 @@ export const mirrorHost = registry.mirrorAddress ?? "";
 /** node → where it was pointed at the mirror. */
 export const nodeMirrors = pulumi.output(Object.fromEntries(registry.nodes.map((n, i) => [settings.nodes[i].name, n.mirror])));
 /** What the take-over of a registry container started by hand did (empty without `migrate`). */
-export const migration = registry.server.migration?.report ?? "";
+export const migration = registry.server?.migration?.report ?? "";

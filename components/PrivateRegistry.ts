@@ -1,8 +1,10 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { registryAddress, RegistrySettings } from "./config";
 import { NodeTrust } from "./NodeTrust";
-import { PullSecret } from "./PullSecret";
+import { kubernetesProvider, PullSecret } from "./PullSecret";
 import { RegistryCertificate } from "./RegistryCertificate";
+import { RegistryCluster } from "./RegistryCluster";
 import { RegistryCredentials } from "./RegistryCredentials";
 import { RegistryServer } from "./RegistryServer";
 import { ServiceImages } from "./ServiceImages";
@@ -14,6 +16,7 @@ import { ServiceImages } from "./ServiceImages";
  */
 export function pushAddress(s: RegistrySettings): string {
     if (s.pushAddress) return s.pushAddress;
+    if (s.cluster) return registryAddress(s.hostname, s.port);
     if (s.bindAddresses.some((a) => a === "127.0.0.1" || a === "0.0.0.0")) return `127.0.0.1:${s.port}`;
     return registryAddress(s.hostname, s.port);
 }
@@ -33,7 +36,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly url: string;
     public readonly certificate: RegistryCertificate;
     public readonly credentials: RegistryCredentials;
-    public readonly server: RegistryServer;
+    /** The registry on the docker host, or… */
+    public readonly server?: RegistryServer;
+    /** …in the cluster (cluster mode). */
+    public readonly cluster?: RegistryCluster;
     /** The pull-through cache of `mirror.upstream`, when configured: `host:port`, and its container. */
     public readonly mirrorAddress?: string;
     public readonly mirror?: RegistryServer;
@@ -55,19 +61,32 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             registry: this.address, username: s.username, password: s.password,
             passwordLength: s.passwordLength, bcryptCost: s.bcryptCost,
         }, { parent: this });
-        this.server = new RegistryServer(`${name}-server`, {
-            dockerHost: s.dockerHost, dockerSshOpts: s.dockerSshOpts, image: s.image, containerName: s.containerName,
-            port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, keepVolumeName: s.dataVolumeDerived, dataHostPath: s.dataHostPath,
-            certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
-            htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
-            ...(s.migrate ? { migrate: { ...s.migrate, username: s.username } } : {}),
-        }, { parent: this });
+        const k = s.kubernetes;
+        if (s.cluster && k) {
+            const c = s.cluster;
+            this.cluster = new RegistryCluster(`${name}-cluster`, {
+                provider: kubernetesProvider(`${name}-cluster-k8s`, k, this), namespace: c.namespace, name: c.name, replicas: c.replicas,
+                image: c.image, service: c.service, port: s.port,
+                certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem, htpasswd: this.credentials.htpasswd,
+                s3: c.s3, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel, drainSeconds: c.drainSeconds, cpu: c.cpu, memory: c.memory,
+                extraEnv: c.extraEnv,
+            }, { parent: this });
+        } else {
+            this.server = new RegistryServer(`${name}-server`, {
+                dockerHost: s.dockerHost, dockerSshOpts: s.dockerSshOpts, image: s.image, containerName: s.containerName,
+                port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, keepVolumeName: s.dataVolumeDerived, dataHostPath: s.dataHostPath,
+                certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
+                htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
+                ...(s.migrate ? { migrate: { ...s.migrate, username: s.username } } : {}),
+            }, { parent: this });
+        }
+        const server = this.server;
         const m = s.mirror;
-        if (m) {
+        if (m && server) {
             // the same engine, image, certificate and settings; no login, its own port and cache volume
             this.mirrorAddress = registryAddress(s.hostname, m.port);
             this.mirror = new RegistryServer(`${name}-mirror`, {
-                dockerHost: s.dockerHost, image: s.image, shared: { provider: this.server.provider, imageId: this.server.imageId },
+                dockerHost: s.dockerHost, image: s.image, shared: { provider: server.provider, imageId: server.imageId },
                 containerName: m.containerName, port: m.port, bindAddresses: m.bindAddresses, dataVolume: m.dataVolume, keepVolumeName: m.dataVolumeDerived,
                 certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
                 proxy: { remoteUrl: m.remoteUrl, username: m.username, password: m.password, ttl: m.ttl },
@@ -79,16 +98,20 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             node, registry: this.address, hostname: s.hostname, caCertPem: this.certificate.caCertPem, id: args.id,
             mirror: node.useMirror ? mirrorFor : undefined,
         }, { parent: this, dependsOn: this.mirror ? this.mirror.containers : [] }));
-        if (s.kubernetes) {
+        if (k) {
             this.pullSecret = new PullSecret(`${name}-k8s`, {
-                kubernetes: s.kubernetes, registry: this.address, dockerConfigJson: this.credentials.dockerConfigJson,
+                kubernetes: k, registry: this.address, dockerConfigJson: this.credentials.dockerConfigJson,
             }, { parent: this });
         }
         if (s.services.length > 0) {
             this.images = new ServiceImages(`${name}-images`, {
                 services: s.services, registry: this.address, pushAddress: pushAddress(s),
-                username: this.credentials.username, password: this.credentials.password, provider: this.server.provider,
-            }, { parent: this, dependsOn: this.server.containers });
+                username: this.credentials.username, password: this.credentials.password,
+                // cluster mode: the docker host only builds
+                provider: server?.provider ?? new docker.Provider(`${name}-builder`, {
+                    host: s.dockerHost, ...(s.dockerSshOpts.length ? { sshOpts: s.dockerSshOpts } : {}),
+                }, { parent: this }),
+            }, { parent: this, dependsOn: server ? server.containers : [this.cluster!.service] });
         }
         this.registerOutputs({});
     }

@@ -14,6 +14,29 @@ export interface PullSecretArgs {
     dockerConfigJson: pulumi.Input<string>;
 }
 
+/**
+ * The kubeconfig setting as the provider and kubectl read it. It stays a secret (the provider's schema does
+ * not mark it one); a path under ~/ is the home of whoever runs pulumi, worked out here (as for nodes'
+ * privateKeyPath) so that the provider (which would ask the user database) and kubectl read the same file.
+ */
+export function kubeconfigOf(k: KubernetesSettings): pulumi.Output<string> | undefined {
+    return k.kubeconfig !== undefined
+        ? pulumi.secret(pulumi.output(k.kubeconfig).apply((c) => (isKubeconfigPath(c) ? c.replace(/^~(?=\/)/, os.homedir()) : c)))
+        : undefined;
+}
+
+/** A provider for the cluster the settings name. */
+export function kubernetesProvider(name: string, k: KubernetesSettings, parent: pulumi.Resource): k8s.Provider {
+    const kubeconfig = kubeconfigOf(k);
+    return new k8s.Provider(name, {
+        ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+        ...(k.context !== undefined ? { context: k.context } : {}),
+        // a changed password updates the secret in place instead of delete-and-recreate
+        enableSecretMutable: true,
+        enableConfigMapMutable: true,
+    }, { parent });
+}
+
 /** Namespaces every cluster has: never created, never deleted. */
 export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 const SCRIPT = fs.readFileSync(path.join(__dirname, "scripts", "kubernetes.sh"), "utf8");
@@ -91,19 +114,8 @@ export class PullSecret extends pulumi.ComponentResource {
     constructor(name: string, args: PullSecretArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PullSecret", name, {}, opts);
         const k = args.kubernetes;
-        // the kubeconfig stays a secret (the provider's schema does not mark it one); a path under ~/ is the
-        // home of whoever runs pulumi, worked out here (as for nodes' privateKeyPath) so that the provider
-        // (which would ask the user database) and kubectl read the same file
-        const kubeconfig = k.kubeconfig !== undefined
-            ? pulumi.secret(pulumi.output(k.kubeconfig).apply((c) => (isKubeconfigPath(c) ? c.replace(/^~(?=\/)/, os.homedir()) : c)))
-            : undefined;
-        const provider = new k8s.Provider(`${name}-k8s`, {
-            ...(kubeconfig !== undefined ? { kubeconfig } : {}),
-            ...(k.context !== undefined ? { context: k.context } : {}),
-            // a changed password updates the secret in place instead of delete-and-recreate
-            enableSecretMutable: true,
-            enableConfigMapMutable: true,
-        }, { parent: this });
+        const kubeconfig = kubeconfigOf(k);
+        const provider = kubernetesProvider(`${name}-k8s`, k, this);
         const childOpts = { parent: this, provider };
         // take over an object someone made by hand (e.g. `kubectl create secret`) instead of failing
         const takeOver = { "pulumi.com/patchForce": "true" };

@@ -4,6 +4,7 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER_NAME, isIp, NODE_NAME, PEM_CERT, PEM_KEY, SCHEMA } from "./configSchema";
 import { Keys, PROJECT, Reader, Shape } from "./configSpec";
+import { checkCluster, ClusterSettings } from "./configCluster";
 import { isConfigSecret, plaintextProblem, plaintextSecrets } from "./plaintextSecrets";
 
 export { DEFAULT_BCRYPT_COST, isHostname, isIp, isIpv4, TLS_VERSIONS } from "./configSchema";
@@ -21,8 +22,8 @@ export type KubernetesSettings = NonNullable<Settings["kubernetes"]>;
 export type MirrorSettings = Omit<NonNullable<Settings["mirror"]>, "bindAddress"> & { bindAddresses: string[]; dataVolumeDerived: boolean };
 export type ServiceSettings = Settings["services"][number];
 /** The checked configuration; `bindAddress` (one address or a list) becomes the list `bindAddresses`. */
-export type RegistrySettings = Omit<Settings, "bindAddress" | "nodes" | "mirror"> & {
-    bindAddresses: string[]; nodes: NodeSettings[]; mirror?: MirrorSettings;
+export type RegistrySettings = Omit<Settings, "bindAddress" | "nodes" | "mirror" | "cluster"> & {
+    bindAddresses: string[]; nodes: NodeSettings[]; mirror?: MirrorSettings; cluster?: ClusterSettings;
     /** `dataVolume` was not given, so its name was worked out from the stack (and would follow a rename). */
     dataVolumeDerived?: boolean;
 };
@@ -91,9 +92,10 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
             r.fail(`${r.where.get(svc)!.path}.name`, `duplicates service ${svc.name}`);
         }
     });
+    const cluster = checkCluster(r, s, raw, stackId(stack));
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     const { bindAddress, ...rest } = s;
-    return { ...rest, bindAddresses: bindAddress, nodes, mirror, dataVolumeDerived: derivedVolume };
+    return { ...rest, bindAddresses: bindAddress, nodes, mirror, cluster, dataVolumeDerived: derivedVolume };
 }
 
 function checkTls(r: Reader, s: Settings): void {

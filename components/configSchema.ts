@@ -21,6 +21,7 @@ export const TLS_VERSIONS = ["tls1.2", "tls1.3"] as const;
 export const PEM_CERT = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
 export const PEM_KEY = /^-----BEGIN ((RSA|EC|OPENSSH) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END ((RSA|EC|OPENSSH) )?PRIVATE KEY-----\s*$/;
 const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const K8S_NAME_CHECK: Check<string> = [(v) => K8S_NAME.test(v) && v.length <= 63, "must be a Kubernetes name: lowercase letters, digits and '-', at most 63"];
 const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 const IMAGE_REF = new RegExp(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`);
 const SERVICE_NAME = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
@@ -138,6 +139,30 @@ export const SCHEMA = {
         patchDefaultServiceAccount: { kind: "boolean", default: false, doc: "add the secret to each namespace's `default` ServiceAccount" },
         publishHostingConfigMap: { kind: "boolean", default: false, doc: "`local-registry-hosting` in `kube-public`" },
         createNamespaces: { kind: "boolean", default: false, doc: "create the namespaces that do not exist yet; destroy deletes only those, never one that was there before" },
+    } },
+    cluster: { kind: "object", optional: true, defaultDoc: "— (off: the docker host)", doc: "run the registry on Kubernetes (needs `kubernetes`) with S3-compatible storage, several replicas ([cluster mode](CLUSTER.md))", keys: {
+        namespace: { kind: "string", default: "default", type: "Kubernetes name", got: true, check: K8S_NAME_CHECK, doc: "where its objects go (it must exist)" },
+        name: { kind: "string", derived: true, type: "Kubernetes name", defaultDoc: "`registry-<stack>`", got: true, check: K8S_NAME_CHECK, doc: "name of the Deployment, Service, PodDisruptionBudget and Secrets" },
+        replicas: { kind: "integer", default: 2, min: 1, max: 50, doc: "registry pods" },
+        image: { kind: "string", derived: true, type: "image reference", defaultDoc: "`image`", got: true, check: [(v) => IMAGE_REF.test(v), "must be an image reference such as registry:3.1.2"], doc: "the pods' image (pulled by the kubelet, `IfNotPresent`)" },
+        service: { kind: "enum", values: ["NodePort", "LoadBalancer", "ClusterIP"], default: "NodePort", doc: "how clients reach it: with NodePort, `port` is the node port (30000–32767)" },
+        drainSeconds: { kind: "integer", default: 30, min: 0, max: 3600, doc: "how long a stopping pod lets uploads in flight finish" },
+        cpu: { kind: "string", default: "100m", type: "quantity", got: true, check: [(v) => /^[0-9]+(\.[0-9]+)?m?$/.test(v), "must be a CPU quantity such as 100m or 1"], doc: "CPU request per pod" },
+        memory: { kind: "string", default: "256Mi", type: "quantity", got: true, check: [(v) => /^[0-9]+(Ki|Mi|Gi)$/.test(v), "must be a memory quantity such as 256Mi"], doc: "memory request and limit per pod" },
+        extraEnv: { kind: "map", defaultDoc: "`{}`", doc: "more `REGISTRY_*` settings for the pods (not the ones the program sets)" },
+        s3: { kind: "object", defaultDoc: "—", doc: "the store", keys: {
+            bucket: { kind: "string", type: "bucket name", required: "is required: an existing bucket (the registry never creates it)", got: true,
+                check: [(v) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v), "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')"], doc: "an existing bucket" },
+            endpoint: { kind: "string", type: "`https://host[:port]`", defaultDoc: "AWS", got: true,
+                check: [(v) => /^https?:\/\/[^\s/]+\/?$/.test(v), "must be http(s)://host[:port] with no path"], doc: "an S3-compatible store (path-style requests)" },
+            region: { kind: "string", default: "us-east-1", type: "region", got: true, check: [(v) => /^[a-z0-9-]{1,40}$/.test(v), "must be a region name such as us-east-1"], doc: "signing region" },
+            rootDirectory: { kind: "string", derived: true, type: "`/path`", defaultDoc: "`/<project>-<stack>`", got: true,
+                check: [(v) => /^\/[A-Za-z0-9._\/-]*$/.test(v), "must be an absolute key prefix such as /registry"], doc: "key prefix, so stacks can share a bucket" },
+            accessKey: { kind: "string", secret: true, type: "key id", defaultDoc: "— (the pods' AWS credentials)", check: [(v) => v.length > 0 && oneLine(v), "must be one non-empty line"], doc: "access key id" },
+            secretKey: { kind: "string", secret: true, type: "secret", defaultDoc: "—", check: [(v) => v.length > 0 && oneLine(v), "must be one non-empty line"], doc: "secret access key (with `accessKey`)" },
+            caPem: pem("the store's CA, when its certificate is private"),
+            redirect: { kind: "boolean", default: false, doc: "let clients fetch blobs from the store directly (presigned URLs): every node must reach and trust it" },
+        } },
     } },
     migrate: { kind: "object", optional: true, defaultDoc: "— (off)", doc: "take over a registry container started by hand: its images, its address ([migrating](../README.md#migrating-from-the-manual-recipe))", keys: {
         fromContainer: { kind: "string", type: "container name", required: "is required: the name of the registry container to take over (e.g. registry)", got: true,

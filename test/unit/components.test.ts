@@ -343,9 +343,9 @@ describe("PrivateRegistry (the whole graph)", () => {
         assert.equal(ctr.inputs.uploads.find((u: { file: string }) => u.file === "/auth/htpasswd").content, await valueOf(reg.credentials.htpasswd));
         assert.equal(one("kubernetes:core/v1:Secret").inputs.stringData[".dockerconfigjson"], await valueOf(reg.credentials.dockerConfigJson));
         const img = one("docker:index/image:Image");
-        assert.ok((img.opts?.dependsOn as pulumi.Resource[] | undefined)?.includes(reg.server.container), "images depend on the container");
+        assert.ok((img.opts?.dependsOn as pulumi.Resource[] | undefined)?.includes(reg.server!.container), "images depend on the container");
         // parentage from URNs: every resource sits under the top component
-        const urns = await Promise.all([reg.server.urn, reg.server.container.urn, reg.nodes[0].urn, reg.nodes[0].command.urn].map((u) => valueOf(u)));
+        const urns = await Promise.all([reg.server!.urn, reg.server!.container.urn, reg.nodes[0].urn, reg.nodes[0].command.urn].map((u) => valueOf(u)));
         assert.match(urns[0], /::private-registry:index:PrivateRegistry\$private-registry:index:RegistryServer::registry-server$/);
         assert.match(urns[1], /::private-registry:index:RegistryServer\$docker:index\/container:Container::registry-server-container$/);
         assert.match(urns[2], /::private-registry:index:PrivateRegistry\$private-registry:index:NodeTrust::registry-node-a$/);
@@ -354,7 +354,7 @@ describe("PrivateRegistry (the whole graph)", () => {
 
     it("no nodes, no Kubernetes, no services: none of their resources", async () => {
         const reg = new c.PrivateRegistry("registry", { settings: settings(), id: "x" });
-        await valueOf(reg.server.containerName);
+        await valueOf(reg.server!.containerName);
         await settle();
         assert.equal(byType("command:remote:Command").length, 0);
         assert.equal(created.filter((r) => r.type.startsWith("kubernetes:")).length, 0);

@@ -79,6 +79,8 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
         "nodes[].privateKey": sshKey,
         "kubernetes.kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n",
         "mirror.password": "upstream-token",
+        "cluster.s3.accessKey": "0123456789",
+        "cluster.s3.secretKey": "s3-secret-key",
     };
     const config = {
         "private-registry:hostname": "reg.example",
@@ -86,8 +88,13 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
         "private-registry:tls": JSON.stringify({ certificatePem: pki.certPem, privateKeyPem: pki.keyPem, caCertificatePem: pki.caCertPem }),
         "private-registry:nodes": JSON.stringify([{ host: "10.0.0.5", privateKey: sshKey, runtime: "docker" }]),
         "private-registry:kubernetes": JSON.stringify({ kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n" }),
-        "private-registry:mirror": JSON.stringify({ username: "hub-user", password: "upstream-token" }),
     };
+    // the mirror and cluster mode exclude each other: each secret key in the mode that has it
+    const modes: { only: string; config: Record<string, string> }[] = [
+        { only: "mirror.", config: { "private-registry:mirror": JSON.stringify({ username: "hub-user", password: "upstream-token" }) } },
+        { only: "cluster.", config: { "private-registry:port": "30500",
+            "private-registry:cluster": JSON.stringify({ s3: { bucket: "registry", accessKey: "0123456789", secretKey: "s3-secret-key" } }) } },
+    ];
     const valueAt = (s: unknown, p: string): unknown => p.split(".").reduce<unknown>((o, k) => {
         const v = (o as Record<string, unknown>)[k.replace("[]", "")];
         return k.endsWith("[]") ? (v as unknown[])[0] : v;
@@ -95,11 +102,12 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
 
     it("every key the schema marks secret leaves the settings as a secret Output, also when the stack holds it in plain text", async () => {
         assert.deepEqual(secretPaths(SCHEMA).sort(), Object.keys(given).sort(), "each secret key of the schema has a case here");
-        for (const secretKeys of [[], ["private-registry:password", "private-registry:tls", "private-registry:nodes", "private-registry:kubernetes", "private-registry:mirror"]]) {
+        for (const mode of modes) for (const secretKeys of [[], ["private-registry:password", "private-registry:tls", "private-registry:nodes", "private-registry:kubernetes", ...Object.keys(mode.config)]]) {
+            const all = { ...config, ...mode.config };
             // in plain text the stack must opt in, or a CI run stops (test/unit/plaintextSecrets.test.ts)
-            pulumi.runtime.setAllConfig(secretKeys.length ? config : { ...config, "private-registry:allowPlaintextSecrets": "true" }, secretKeys);
+            pulumi.runtime.setAllConfig(secretKeys.length ? all : { ...all, "private-registry:allowPlaintextSecrets": "true" }, secretKeys);
             const s = readSettings("dev");
-            for (const [p, value] of Object.entries(given)) {
+            for (const [p, value] of Object.entries(given).filter(([p]) => !/^(mirror|cluster)\./.test(p) || p.startsWith(mode.only))) {
                 const v = valueAt(s, p);
                 assert.ok(pulumi.Output.isInstance(v), `${p} is an Output`);
                 assert.equal(await pulumi.isSecret(v as pulumi.Output<string>), true, `${p} is secret`);

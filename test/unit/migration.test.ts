@@ -60,7 +60,7 @@ describe("migrate: the check's answer and the kept logins", () => {
 describe("migrate: the graph", () => {
     it("checked at preview by an invoke; copy after volume and image; the containers wait for the copy and carry the hooks; retire after them", async () => {
         const r = registry({ username: "pulumi", migrate: { fromContainer: "registry", keepLogin: true } });
-        await valueOf(r.server.migration!.report);
+        await valueOf(r.server!.migration!.report);
         await settle();
         const check = invoked.find((i) => i.inputs.command === "check")!;
         assert.deepEqual(check.inputs.interpreter, mig.MIGRATE_INTERPRETER);
@@ -97,7 +97,7 @@ describe("migrate: the graph", () => {
         // the recipe's login is kept beside the program's
         const htpasswd = container.inputs.uploads.find((u: { file: string }) => u.file === "/auth/htpasswd").content as string;
         assert.match(htpasswd, /^pulumi:\$2[aby]\$04\$.*\nadmin:\$2y\$05\$recipehash/);
-        assert.equal(await valueOf(r.server.migration!.report), "copy done\nretire done");
+        assert.equal(await valueOf(r.server!.migration!.report), "copy done\nretire done");
     });
 
     it("without keepLogin no logins step, and the htpasswd is the program's alone", async () => {

@@ -67,7 +67,7 @@ describe("the mirror container", () => {
         const { PrivateRegistry } = await import("../../components/PrivateRegistry");
         const s = parseSettings({ hostname: "reg.example", mirror: { username: "hub", password: "hub-token" }, nodes: [node()] }, "test");
         const r = new PrivateRegistry("registry", { settings: s, id: "private-registry-test" }, { transformations: [captureOptions] });
-        await valueOf(r.server.containerName);
+        await valueOf(r.server!.containerName);
         await settle();
         assert.equal(byType("pulumi:providers:docker").length, 1, "one engine");
         assert.equal(byType("docker:index/remoteImage:RemoteImage").length, 1, "one image");

@@ -21,9 +21,9 @@ export const invoked: { token: string; inputs: Record<string, any> }[] = []; // 
 /** Answers to provider functions by token (a test may replace one); any other call fails. */
 export const functions: Record<string, (inputs: Record<string, any>) => Record<string, unknown>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
     // PullSecret's namespace check (kubernetes.sh check): every namespace asked about exists; RegistryMigration's
-    // check of the old container (migrate.sh check): it can be taken over
+    // check of the old container (migrate.sh check): it can be taken over; RegistryCluster's store check: it answers
     "command:local:run": (inputs) => ({
-        stdout: inputs.environment?.FROM !== undefined ? `ok ${inputs.environment.FROM}: 1 repositories in volume v` :
+        stdout: inputs.environment?.BUCKET !== undefined ? "ok" : inputs.environment?.FROM !== undefined ? `ok ${inputs.environment.FROM}: 1 repositories in volume v` :
             String(inputs.environment?.NAMESPACES ?? "").split(" ").filter(Boolean).map((ns) => `present ${ns}`).join("\n"), stderr: "",
     }),
 };
