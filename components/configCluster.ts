@@ -1,6 +1,6 @@
 // The checks of `cluster` (cluster mode) that span keys, and the defaults worked out from others.
 import type { Reader, Shape } from "./configSpec";
-import type { SCHEMA } from "./configSchema";
+import { SCHEMA } from "./configSchema";
 import { CLUSTER_ENV_KEYS } from "./clusterEnv";
 
 type Settings = Shape<typeof SCHEMA>;
@@ -18,7 +18,11 @@ export function checkCluster(r: Reader, s: Settings, raw: Record<string, unknown
     if (s.mirror) r.fail("mirror", "is not available in cluster mode (each replica of a pull-through cache keeps its own expiry records): remove mirror, or cluster");
     if (s.migrate) r.fail("migrate", "takes a container over into the docker host's registry only: migrate first, then move the stack to cluster mode (docs/CLUSTER.md)");
     for (const key of DOCKER_HOST_ONLY) {
-        if (raw[key] !== undefined) r.fail(key, "places the registry on the docker host and does not apply in cluster mode: remove it");
+        // the engine fills in Pulumi.yaml's defaults, and readSettings gives an unset key as ""
+        const v = raw[key];
+        const def = (SCHEMA[key] as { default?: unknown }).default;
+        const given = v !== undefined && v !== "" && JSON.stringify(typeof v === "string" && Array.isArray(def) ? v.split(",").map((x) => x.trim()) : v) !== JSON.stringify(def);
+        if (given) r.fail(key, "places the registry on the docker host and does not apply in cluster mode: remove it");
     }
     if (c.service === "NodePort" && (s.port < NODE_PORTS.min || s.port > NODE_PORTS.max)) {
         r.fail("port", `is the node port with cluster.service NodePort and must be from ${NODE_PORTS.min} to ${NODE_PORTS.max} (got ${s.port})`);

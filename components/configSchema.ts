@@ -157,7 +157,7 @@ export const SCHEMA = {
                 check: [(v) => /^https?:\/\/[^\s/]+\/?$/.test(v), "must be http(s)://host[:port] with no path"], doc: "an S3-compatible store (path-style requests)" },
             region: { kind: "string", default: "us-east-1", type: "region", got: true, check: [(v) => /^[a-z0-9-]{1,40}$/.test(v), "must be a region name such as us-east-1"], doc: "signing region" },
             rootDirectory: { kind: "string", derived: true, type: "`/path`", defaultDoc: "`/<project>-<stack>`", got: true,
-                check: [(v) => /^\/[A-Za-z0-9._\/-]*$/.test(v), "must be an absolute key prefix such as /registry"], doc: "key prefix, so stacks can share a bucket" },
+                check: [(v) => /^\/[A-Za-z0-9._/-]*$/.test(v), "must be an absolute key prefix such as /registry"], doc: "key prefix, so stacks can share a bucket" },
             accessKey: { kind: "string", secret: true, type: "key id", defaultDoc: "— (the pods' AWS credentials)", check: [(v) => v.length > 0 && oneLine(v), "must be one non-empty line"], doc: "access key id" },
             secretKey: { kind: "string", secret: true, type: "secret", defaultDoc: "—", check: [(v) => v.length > 0 && oneLine(v), "must be one non-empty line"], doc: "secret access key (with `accessKey`)" },
             caPem: pem("the store's CA, when its certificate is private"),

@@ -18,7 +18,8 @@ args=(-sS -o "$tmp/body" -w '%{http_code}' --max-time 20)
 if [[ -n ${CA_PEM:-} ]]; then printf '%s\n' "$CA_PEM" > "$tmp/ca.crt"; args+=(--cacert "$tmp/ca.crt"); fi
 if [[ -z $ak ]]; then echo "note the store was not checked: no keys given (the pods use their own credentials)"; exit 0; fi
 printf 'user = "%s:%s"\n' "$ak" "$sk" > "$tmp/auth"
-args+=(--config "$tmp/auth" --aws-sigv4 "aws:amz:$REGION:s3")
+# SigV4 signs the payload's hash; S3 wants it as a header too (here: the empty body's)
+args+=(--config "$tmp/auth" --aws-sigv4 "aws:amz:$REGION:s3" -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)")
 root=${PREFIX#/}
 code=$(curl "${args[@]}" "${ENDPOINT%/}/$BUCKET?list-type=2&max-keys=1&prefix=${root}" 2>"$tmp/err")
 rc=$?
@@ -32,8 +33,8 @@ esac
 err=$(sed -n 's:.*<Code>\([^<]*\)</Code>.*:\1:p' "$tmp/body" | head -n 1)
 case $code:$err in
   200:*) echo ok ;;
+  *:InvalidAccessKeyId | *:XAdminUserNotFound) echo "fail $K.accessKey: the store does not know this access key" ;;
   *:NoSuchBucket | 404:*) echo "fail $K.bucket: there is no bucket \"$BUCKET\" at $ENDPOINT (the registry never creates it)" ;;
-  *:InvalidAccessKeyId) echo "fail $K.accessKey: the store does not know this access key" ;;
   *:SignatureDoesNotMatch) echo "fail $K.secretKey: the store refused the signature (a wrong secret key for this access key)" ;;
   *:AuthorizationHeaderMalformed | *:IncorrectRegion | *:InvalidRegion) echo "fail $K.region: the store expects another region than \"$REGION\"" ;;
   403:*) echo "fail $K.accessKey: the store refused to list bucket \"$BUCKET\" with these keys (${err:-403}): they must read, write and list under ${PREFIX:-/}" ;;
