@@ -8,18 +8,25 @@
 #   build.sh           last line: D, with D/bin/pulumi, D/bin/pulumi-language-nodejs and D/home (a
 #                      PULUMI_HOME holding every plugin; plugins are never put on PATH)
 #   build.sh cluster   last line: a dir whose bin/ has kube-apiserver, kube-controller-manager,
-#                      kubelet, containerd, ctr and containerd-shim-runc-v2
+#                      kube-scheduler, kube-proxy, kubelet, containerd, ctr and containerd-shim-runc-v2
 #   build.sh registry  last line: a dir with bin/registry (distribution v3, static) and the module's
 #                      cmd/registry/config-dev.yml, for the live suite's registry:3 image
+#   build.sh s3        last line: a dir with bin/versitygw (static), the live suite's S3 store
+#   build.sh conformance  last line: a dir with bin/conformance, the OCI distribution-spec conformance suite
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 KUBE_VERSION=1.37.2
+# bump when recipes/kube.sh changes what it builds
+KUBE_RECIPE=2
 CONTAINERD_VERSION=2.4.2
 LANGUAGE_HOST_COMMIT=1b5949891b3c
 # the registry:3 line the program's default image pins (components/configSchema.ts)
 DISTRIBUTION_VERSION=3.1.2
+VERSITYGW_VERSION=1.8.0
+# the conformance module is pinned by its pseudo-version (a distribution-spec commit)
+CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 
 # shellcheck disable=SC2016 # the JavaScript is in single quotes on purpose
 pin() { # the exact version package.json pins for an npm package
@@ -29,7 +36,8 @@ pin() { # the exact version package.json pins for an npm package
 }
 
 if [ "${1:-}" = cluster ]; then
-  kube=$(cached kube "$KUBE_VERSION" kube)
+  # the name carries recipes/kube.sh's revision: a cache built before it listed more binaries is rebuilt
+  kube=$(cached "kube-r$KUBE_RECIPE" "$KUBE_VERSION" kube)
   ctrd=$(cached containerd "$CONTAINERD_VERSION" containerd)
   dir=$TOOLS_CACHE/cluster-$KUBE_VERSION-$CONTAINERD_VERSION
   mkdir -p "$dir/bin"
@@ -40,6 +48,16 @@ fi
 
 if [ "${1:-}" = registry ]; then
   cached distribution "$DISTRIBUTION_VERSION" distribution
+  exit 0
+fi
+
+if [ "${1:-}" = s3 ]; then
+  cached versitygw "$VERSITYGW_VERSION" versitygw
+  exit 0
+fi
+
+if [ "${1:-}" = conformance ]; then
+  cached conformance "$CONFORMANCE_VERSION" conformance
   exit 0
 fi
 

@@ -12,7 +12,7 @@ export interface ConformanceResult {
     code: number;
     /** The summary's counts (Pass, FAIL, Error, …). */
     counts: Record<string, number>;
-    /** test case → passed or not. */
+    /** test case → passed or not (skipped ones are left out). */
     cases: Map<string, boolean>;
     failed: string[];
     seconds: number;
@@ -37,6 +37,8 @@ export async function conformance(work: string, label: string, o: { registry: st
     const junitFile = path.join(results, "junit.xml");
     assert.ok(fs.existsSync(junitFile), `${label}: no junit.xml: ${r.stderr.slice(-2000)}${r.stdout.slice(-2000)}`);
     const cases = new Map<string, boolean>();
-    for (const m of fs.readFileSync(junitFile, "utf8").matchAll(/<testcase name="([^"]*)"[^>]*status="(\w+)"/g)) cases.set(m[1], m[2] === "passed");
+    for (const m of fs.readFileSync(junitFile, "utf8").matchAll(/<testcase name="([^"]*)"[^>]*status="(\w+)"/g)) {
+        if (m[2] === "passed" || m[2] === "failure" || m[2] === "error") cases.set(m[1], m[2] === "passed");
+    }
     return { code: r.code, counts, cases, failed: [...cases].filter(([, ok]) => !ok).map(([n]) => n), seconds: Math.round((Date.now() - t0) / 1000) };
 }

@@ -29,7 +29,9 @@ export PULUMI_ENGINE_DIR=${engine_out##*$'\n'}
 # one spare node (f) for the suite's host-change check
 export LIVE_EXTRA_NODES=1
 export K8S_DIR=${K8S_DIR:-$LIVE_DIR-k8s}
+export S3_DIR=${S3_DIR:-$LIVE_DIR-s3}
 finish() {
+  bash "$HERE/env/s3-down.sh" || true
   bash "$HERE/env/k8s-down.sh" || true
   bash "$HERE/env/down.sh" || true
   echo "live suite: wall time $(( $(date +%s) - started )) s"
@@ -40,10 +42,15 @@ trap finish EXIT
 files=(test/live/registry.live.test.ts test/live/nodeScripts.live.test.ts test/live/nodeScripts-mirror.live.test.ts
        test/live/nodeScripts-day2.live.test.ts test/live/nodeScripts-recipe.live.test.ts test/live/bindings.live.test.ts
        test/live/config-errors.live.test.ts test/live/renames.live.test.ts test/live/twoStacks.live.test.ts
-       test/live/kubernetes-errors.live.test.ts test/live/migrate.live.test.ts test/live/migrateNodes.live.test.ts test/live/readme.live.test.ts)
+       test/live/kubernetes-errors.live.test.ts test/live/migrate.live.test.ts test/live/migrateNodes.live.test.ts test/live/readme.live.test.ts
+       test/live/s3-env.live.test.ts test/live/cluster-env.live.test.ts)
 for stack in "${stacks[@]}"; do
   echo "== live suite against $stack"
   bash "$HERE/env/up.sh"
+  # the S3 store on the host address up.sh made (versitygw over TLS, test/engine/build.sh s3)
+  S3_ENV=$(bash "$HERE/env/s3-up.sh" | tail -n 1) ||
+    { echo "live suite: FAILED: test/live/env/s3-up.sh could not start the S3 store" >&2; exit 1; }
+  export S3_ENV
   # a fresh cluster for each stack file; its node resolves names through the suite's hosts file
   t=$(date +%s)
   LIVE_KUBECONFIG=$(K8S_HOSTS=$LIVE_DIR/hosts bash "$HERE/env/k8s-up.sh" | tail -n 1) ||

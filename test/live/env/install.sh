@@ -15,6 +15,7 @@ NEEDED=(
   openssh-client:ssh-keygen busybox-static:dpkg iproute2:ip curl:curl openssl:openssl sudo:sudo
   util-linux:nsenter util-linux:unshare util-linux:setsid util-linux:flock procps:pkill python3:python3
   ca-certificates:update-ca-certificates apache2-utils:htpasswd shellcheck:shellcheck tar:tar etcd-server:etcd kubernetes-client:kubectl patch:patch git:git
+  containernetworking-plugins:dpkg
 )
 
 missing=()

@@ -1,16 +1,36 @@
 #!/usr/bin/env bash
-# Starts a real Kubernetes for the live suite under $K8S_DIR (default /tmp/pr-k8s): etcd (Debian's
-# etcd-server), kube-apiserver and kube-controller-manager 1.37.2 on 127.0.0.1, and one node: a kubelet
-# with containerd 2.4.2 and Debian's runc (binaries from test/engine/build.sh cluster). The kubelet and
-# its containerd run in a mount namespace of their own, with a private /run and with /etc/hosts bound
-# to $K8S_HOSTS when set (the live suite's hosts file, where the registry's name resolves).
-# Prints the path of an admin kubeconfig as its last line. k8s-down.sh stops it and removes its data.
+# Starts a real Kubernetes for the live suite under $K8S_DIR (default /tmp/pr-k8s), binaries from
+# test/engine/build.sh cluster. On the host: etcd (Debian's etcd-server) on 127.0.0.1; kube-apiserver
+# 1.37.2 on port 6443 of every address (the admin kubeconfig names 127.0.0.1, the node 10.213.0.1);
+# kube-controller-manager (with the deployment, replicaset, endpoint, endpointslice, disruption, job and
+# podgc controllers) and kube-scheduler. One node, live-node at 10.213.0.60 in the network namespace
+# prk8s (k8s-node.sh): containerd 2.4.2 with Debian's runc and CNI bridge, the kubelet, and kube-proxy
+# (iptables mode, inside that namespace). Host routes send the pod CIDR and the service CIDR to the node, so the host reaches
+# each pod by its IP, ClusterIPs, and NodePorts on the node IP. The node's containerd resolves names
+# through $K8S_HOSTS when set (the live suite's hosts file, where the registry's name resolves).
+# Images: when the live suite's environment is up under $LIVE_DIR (test/live/run.sh runs up.sh first),
+# the registry images and the test image of its env.json are imported from its dockerd into the node's
+# containerd (namespace k8s.io), so pods run them with imagePullPolicy IfNotPresent.
+# Writes $K8S_DIR/cluster.json (nodeName, nodeIp, hostIp, podCidr, serviceCidr, apiServer, netns,
+# containerdSocket, ctr, images) and prints the path of an admin kubeconfig as its last line.
+# k8s-down.sh stops it and removes everything it made.
 set -Eeuo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 K8S_DIR=${K8S_DIR:-/tmp/pr-k8s}
 K8S_DIR=${K8S_DIR%/}
 ETCD_PORT=2479 API_PORT=6443 NODE=live-node
+# fixed names and addresses (one cluster per machine); k8s-down.sh uses the same. Not prl-*: those are
+# up.sh's, and its down.sh removes every prl-* namespace and link.
+# shellcheck disable=SC2034 # also used by k8s-node.sh
+NETNS=prk8s VETH=prk8s-h HOST_IP=10.213.0.1 NODE_IP=10.213.0.60
+# shellcheck disable=SC2034
+POD_CIDR=10.88.0.0/24 POD_GATEWAY=10.88.0.1 SERVICE_CIDR=10.96.0.0/24
+# kube-proxy's iptables mode runs Debian's iptables (nf_tables backend, a dependency of docker.io). Its
+# nftables mode also works (K8S_PROXY_MODE=nftables) but runs the nft binary for every change (netlink
+# only lists), from Debian's nftables package, which the suite does not install.
+PROXY_MODE=${K8S_PROXY_MODE:-iptables}
+# shellcheck disable=SC2034
 SANDBOX_IMAGE=registry.k8s.io/pause:3.10.2   # containerd 2.4's default sandbox image
 die() { echo "k8s-up.sh: ERROR: $*" >&2; exit 1; }
 T0=$(date +%s%N)
@@ -25,6 +45,10 @@ wait_up() {
 up_or_gone() { local name=$1; shift; ! alive "$name" || "$@"; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 command -v etcd >/dev/null || die "etcd not found (Debian package etcd-server; test/live/env/install.sh installs it)"
+
+command -v nsenter >/dev/null && [ -d /usr/lib/cni ] || die "nsenter or /usr/lib/cni missing (test/live/env/install.sh)"
+# shellcheck source=k8s-node.sh
+. "$HERE/k8s-node.sh"
 
 bash "$HERE/k8s-down.sh" >/dev/null 2>&1 || true
 tools=$(bash "$HERE/../../engine/build.sh" cluster | tail -n 1) || die "test/engine/build.sh cluster failed"
@@ -43,19 +67,20 @@ cert() { # name subject [san]: a key and a certificate signed by the cluster CA
 }
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 2 -subj "/CN=live-k8s-ca" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-cert apiserver "/CN=kube-apiserver" "IP:127.0.0.1,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:localhost"
+cert apiserver "/CN=kube-apiserver" "IP:127.0.0.1,IP:$HOST_IP,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:localhost"
 cert admin "/O=system:masters/CN=live-admin"
-cert kubelet "/O=system:nodes/CN=system:node:$NODE" "IP:127.0.0.1,DNS:$NODE"
+cert kubelet "/O=system:nodes/CN=system:node:$NODE" "IP:$NODE_IP,DNS:$NODE"
+cert kube-proxy "/CN=system:kube-proxy"
 openssl genrsa -out "$P/sa.key" 2048 2>/dev/null
 openssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub" 2>/dev/null
 
-kubeconfig() { # file user: credentials embedded, as a kubeconfig given to pulumi as content carries them
+kubeconfig() { # file user [server]: credentials embedded, as a kubeconfig given to pulumi as content carries them
   cat > "$1" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - name: live
-  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority-data: "$(base64 -w0 "$P/ca.crt")"}
+  cluster: {server: "${3:-https://127.0.0.1:$API_PORT}", certificate-authority-data: "$(base64 -w0 "$P/ca.crt")"}
 users:
 - name: $2
   user: {client-certificate-data: "$(base64 -w0 "$P/$2.crt")", client-key-data: "$(base64 -w0 "$P/$2.key")"}
@@ -66,7 +91,8 @@ current-context: live
 EOF
 }
 kubeconfig "$K8S_DIR/admin.kubeconfig" admin
-kubeconfig "$K8S_DIR/kubelet.kubeconfig" kubelet
+kubeconfig "$K8S_DIR/kubelet.kubeconfig" kubelet "https://$HOST_IP:$API_PORT"
+kubeconfig "$K8S_DIR/kube-proxy.kubeconfig" kube-proxy "https://$HOST_IP:$API_PORT"
 
 start() { # name cmd...: in the background, pid in $K8S_DIR/NAME.pid, log in logs/NAME.log
   local name=$1; shift
@@ -75,6 +101,11 @@ start() { # name cmd...: in the background, pid in $K8S_DIR/NAME.pid, log in log
 }
 alive() { kill -0 "$(cat "$K8S_DIR/$1.pid")" 2>/dev/null; }
 failed() { die "$1 did not come up: $(tail -n 15 "$K8S_DIR/logs/$1.log")"; }
+ctr_() { "$BIN/ctr" -a "$K8S_DIR/containerd/containerd.sock" "$@"; }
+kubectl_() { kubectl --kubeconfig "$K8S_DIR/admin.kubeconfig" "$@"; }
+
+step "node network: namespace $NETNS, $NODE_IP"
+node_net
 
 step "etcd"
 start etcd etcd --name live --data-dir "$K8S_DIR/etcd" \
@@ -83,79 +114,53 @@ start etcd etcd --name live --data-dir "$K8S_DIR/etcd" \
   --initial-cluster "live=http://127.0.0.1:$((ETCD_PORT + 1))"
 
 step "kube-apiserver"
+# TaintNodesByCondition taints a new node not-ready until the node-lifecycle controller, which is not run
+# here (it would also taint the node when its kubelet is slow on a busy machine), takes the taint away
 start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+  --bind-address 0.0.0.0 --advertise-address "$HOST_IP" --secure-port "$API_PORT" --anonymous-auth=false \
   --tls-cert-file "$P/apiserver.crt" --tls-private-key-file "$P/apiserver.key" --client-ca-file "$P/ca.crt" \
   --kubelet-client-certificate "$P/admin.crt" --kubelet-client-key "$P/admin.key" \
   --service-account-key-file "$P/sa.pub" --service-account-signing-key-file "$P/sa.key" \
   --service-account-issuer https://kubernetes.default.svc --authorization-mode Node,RBAC \
-  --service-cluster-ip-range 10.96.0.0/24 --cert-dir "$K8S_DIR/apiserver-certs" \
-  --endpoint-reconciler-type none
+  --service-cluster-ip-range "$SERVICE_CIDR" --cert-dir "$K8S_DIR/apiserver-certs" \
+  --disable-admission-plugins TaintNodesByCondition --kubelet-preferred-address-types InternalIP
 ready() { curl -sf --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" "https://127.0.0.1:$API_PORT/readyz"; }
 wait_up kube-apiserver 90 ready
 
 step "kube-controller-manager"
 start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$K8S_DIR/admin.kubeconfig" \
-  --controllers serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher \
+  --controllers serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher,deployment,replicaset,endpoint,endpointslice,disruption,job,podgc \
   --service-account-private-key-file "$P/sa.key" --root-ca-file "$P/ca.crt" --leader-elect=false --secure-port=0 \
   --use-service-account-credentials=false
-has_default_sa() { kubectl --kubeconfig "$K8S_DIR/admin.kubeconfig" -n default get serviceaccount default; }
+has_default_sa() { kubectl_ -n default get serviceaccount default; }
 wait_up kube-controller-manager 60 has_default_sa
 
+step "kube-scheduler"
+start kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$K8S_DIR/admin.kubeconfig" --leader-elect=false \
+  --bind-address 127.0.0.1 --secure-port 10259
+scheduler_ready() { curl -sfk https://127.0.0.1:10259/healthz; }
+wait_up kube-scheduler 30 scheduler_ready
+
 step "containerd 2.x and kubelet"
-cat > "$K8S_DIR/containerd.toml" <<EOF
-version = 3
-root = "$K8S_DIR/containerd/root"
-state = "$K8S_DIR/containerd/state"
-[grpc]
-  address = "$K8S_DIR/containerd/containerd.sock"
-[plugins.'io.containerd.internal.v1.opt']
-  path = "$K8S_DIR/containerd/opt"
-[plugins.'io.containerd.cri.v1.runtime']
-  restrict_oom_score_adj = true
-[plugins.'io.containerd.cri.v1.images'.registry]
-  config_path = "$K8S_DIR/certs.d"
-EOF
-cat > "$K8S_DIR/kubelet.yaml" <<EOF
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-address: 127.0.0.1
-healthzBindAddress: 127.0.0.1
-readOnlyPort: 0
-cgroupDriver: cgroupfs
-failCgroupV1: false
-failSwapOn: false
-cgroupsPerQOS: false
-enforceNodeAllocatable: []
-containerRuntimeEndpoint: unix://$K8S_DIR/containerd/containerd.sock
-podLogsDir: $K8S_DIR/pods
-# the host's disk is shared with everything else on this machine: evict nothing for its sake
-evictionHard: {memory.available: "50Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%", imagefs.inodesFree: "1%"}
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
-authorization: {mode: AlwaysAllow}
-EOF
-hosts=${K8S_HOSTS:-/etc/hosts}
-# shellcheck disable=SC2016 # expanded by the inner sh
-start node unshare --mount --propagation slave -- sh -c '
-  set -e
-  mount -t tmpfs -o mode=755 tmpfs /run
-  mount --bind "$1" /etc/hosts
-  export PATH="$2:$PATH"
-  containerd -c "$3/containerd.toml" >"$3/logs/containerd.log" 2>&1 &
-  for _ in $(seq 100); do [ -S "$3/containerd/containerd.sock" ] && break; sleep 0.1; done
-  exec kubelet --config "$3/kubelet.yaml" --kubeconfig "$3/kubelet.kubeconfig" --hostname-override "$4" \
-    --root-dir "$3/kubelet" --cert-dir "$3/kubelet/pki"' node "$hosts" "$BIN" "$K8S_DIR" "$NODE"
-ctr_() { "$BIN/ctr" -a "$K8S_DIR/containerd/containerd.sock" "$@"; }
-wait_up node 30 ctr_ version
-# nothing can be pulled here: the sandbox ("pause") image is a FROM-scratch static busybox that sleeps
-sb=$K8S_DIR/sandbox
-mkdir -p "$sb/rootfs/bin"
-cp /bin/busybox "$sb/rootfs/bin/busybox"
-python3 "$HERE/image-archive.py" "$sb/rootfs" "$SANDBOX_IMAGE" '["/bin/busybox","sleep","2147483647"]' > "$sb/image.tar"
-ctr_ -n k8s.io images import "$sb/image.tar" >/dev/null || die "importing the sandbox image failed"
-node_ready() { kubectl --kubeconfig "$K8S_DIR/admin.kubeconfig" get node "$NODE"; }
+node_config
+node_start
+sandbox_image
+step "kube-proxy ($PROXY_MODE)"
+proxy_start
+step "images"
+live_images
+node_ready() { [ "$(kubectl_ get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 wait_up node 60 node_ready
+
+# what tests need to reach the cluster; nodeIp answers NodePorts, podCidr and serviceCidr are routed from the host
+python3 - "$K8S_DIR" "$NODE" "$NODE_IP" "$HOST_IP" "$POD_CIDR" "$SERVICE_CIDR" "$API_PORT" "$NETNS" "$PROXY_MODE" "$BIN" \
+  "${IMAGES[@]}" > "$K8S_DIR/cluster.json" <<'PY'
+import json, sys
+d, node, node_ip, host_ip, pods, services, port, netns, mode, bindir, *images = sys.argv[1:]
+print(json.dumps({"nodeName": node, "nodeIp": node_ip, "hostIp": host_ip, "podCidr": pods, "serviceCidr": services,
+                  "apiServer": f"https://127.0.0.1:{port}", "nodeApiServer": f"https://{host_ip}:{port}",
+                  "kubeconfig": f"{d}/admin.kubeconfig", "netns": netns, "proxyMode": mode,
+                  "containerdSocket": f"{d}/containerd/containerd.sock", "ctr": f"{bindir}/ctr", "images": images}, indent=2))
+PY
 step "cluster up"
 echo "$K8S_DIR/admin.kubeconfig"
