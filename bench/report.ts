@@ -124,7 +124,21 @@ function program(r: any): string {
     ].join("\n");
 }
 
-const sections: Record<string, (r: any) => string> = { auth, throughput, engine, program };
+function cluster(r: any): string {
+    const label: Record<string, string> = { single: "single host, its volume", "cluster-1": "cluster mode, S3, 1 replica", "cluster-2": "cluster mode, S3, 2 replicas" };
+    const rows = r.rows.map((x: any) => [label[x.mode], f(x.coldUpS, 1), s(x.pushMBs, 0), s(x.pullMBs, 0), s(x.layersS, 2),
+        `${s(x.pushVsSingle)}x`, `${s(x.pullVsSingle)}x`, `${s(x.layersVsSingle)}x`]);
+    return [
+        `One layer of ${f(r.bytes / 2 ** 20, 1)} MiB of random bytes pushed and pulled, then the 23-layer image pushed, through each registry in turn; ` +
+        `ratios are to the single-host registry in the same repetition (above 1: faster). ${runInfo(r)}`,
+        "",
+        table(["registry", "cold `up` s", "push MB/s", "pull MB/s", "23 layers push s", "push vs single", "pull vs single", "23 layers vs single"], rows),
+        "",
+        `A rolling rotation of the 2 replicas (\`tls.rotation\` bumped: a new leaf key and certificate, the pods replaced one by one): \`up\` took ${f(r.rotationS, 1)} s.`,
+    ].join("\n");
+}
+
+const sections: Record<string, (r: any) => string> = { auth, throughput, engine, program, cluster };
 
 /** Section name → the text that belongs between its markers, from the results in `dir`. */
 export function reportBlocks(dir = RESULTS_DIR): Map<string, string> {

@@ -11,11 +11,11 @@ BENCHES=()
 for a in "$@"; do
   case "$a" in
     --quick) QUICK=(--quick) ;;
-    auth | throughput | engine | program) BENCHES+=("$a") ;;
-    *) echo "usage: bench/run.sh [--quick] [auth|throughput|engine|program ...]" >&2; exit 2 ;;
+    auth | throughput | engine | program | cluster) BENCHES+=("$a") ;;
+    *) echo "usage: bench/run.sh [--quick] [auth|throughput|engine|program|cluster ...]" >&2; exit 2 ;;
   esac
 done
-[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(program engine auth throughput)
+[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(program engine auth throughput cluster)
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (the live environment: namespaces, its own dockerd)" >&2; exit 1; }
 
 export LIVE_DIR=${LIVE_DIR:-/tmp/pr-live}
@@ -26,7 +26,10 @@ if ! flock -n 9; then
   flock 9
 fi
 started=$(date +%s)
+export K8S_DIR=${K8S_DIR:-$LIVE_DIR-k8s} S3_DIR=${S3_DIR:-$LIVE_DIR-s3}
 finish() {
+  bash test/live/env/k8s-down.sh >/dev/null 2>&1 || true
+  bash test/live/env/s3-down.sh >/dev/null 2>&1 || true
   bash test/live/env/down.sh >/dev/null || true
   echo "bench: wall time $(($(date +%s) - started)) s"
 }
@@ -36,6 +39,12 @@ export PULUMI_ENGINE_DIR=${engine_out##*$'\n'}
 trap finish EXIT
 # the live environment (its spare nodes are not needed here)
 bash test/live/env/up.sh
+# cluster mode's bench: the store and the cluster too
+if [[ " ${BENCHES[*]} " == *" cluster "* ]]; then
+  S3_ENV=$(bash test/live/env/s3-up.sh | tail -n 1)
+  LIVE_KUBECONFIG=$(K8S_HOSTS=$LIVE_DIR/hosts bash test/live/env/k8s-up.sh | tail -n 1)
+  export S3_ENV LIVE_KUBECONFIG
+fi
 
 for b in "${BENCHES[@]}"; do
   echo "== bench $b"

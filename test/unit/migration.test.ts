@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { configProblems } from "../support/configProblems";
-import { byType, captureOptions, created, functions, invoked, one, reset, settle, setupMocks, valueOf } from "./mocks";
+import { byType, captureOptions, created, functions, invoked, one, rejections, reset, settle, setupMocks, valueOf } from "./mocks";
 
 let config: typeof import("../../components/config");
 let reg: typeof import("../../components/PrivateRegistry");
@@ -111,18 +111,13 @@ describe("migrate: the graph", () => {
 
     it("a refused check: its message, and no volume, image, container or step is created", async () => {
         functions["command:local:run"] = () => ({ stdout: "fail private-registry:migrate.fromContainer: container registry holds no images\n", stderr: "" });
-        const seen: unknown[] = [];
-        const others = process.listeners("unhandledRejection");
-        process.removeAllListeners("unhandledRejection");
-        const collect = (e: unknown) => seen.push(e);
-        process.on("unhandledRejection", collect);
+        let seen: unknown[] = [];
         try {
-            registry({ migrate: { fromContainer: "registry" } });
-            await settle();
-            await settle();
+            seen = await rejections(async () => {
+                registry({ migrate: { fromContainer: "registry" } });
+                await settle();
+            });
         } finally {
-            process.off("unhandledRejection", collect);
-            for (const l of others) process.on("unhandledRejection", l);
             functions["command:local:run"] = answerCheck;
         }
         assert.ok(seen.some((e) => /container registry holds no images/.test(String((e as Error).message))), String(seen));

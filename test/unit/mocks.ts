@@ -137,3 +137,20 @@ export function secret<T>(o: pulumi.Input<T>): Promise<boolean> {
 export async function settle(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
 }
+
+/** Runs `body` with the unhandled rejections collected, as the language host's handler would see them. */
+export async function rejections(body: () => Promise<void>): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    const others = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    const collect = (e: unknown) => seen.push(e);
+    process.on("unhandledRejection", collect);
+    try {
+        await body();
+        await settle();
+    } finally {
+        process.off("unhandledRejection", collect);
+        for (const l of others) process.on("unhandledRejection", l);
+    }
+    return seen;
+}

@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import * as os from "node:os";
 import { after, before, beforeEach, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { byType, captureOptions, created, functions, invoked, one, reset, settle, setupMocks, valueOf } from "./mocks";
+import { byType, captureOptions, created, functions, invoked, one, rejections, reset, settle, setupMocks, valueOf } from "./mocks";
 
 let config: typeof import("../../components/config");
 let ps: typeof import("../../components/PullSecret");
@@ -22,23 +22,6 @@ beforeEach(reset);
 after(() => {
     functions["command:local:run"] = answerCheck;
 });
-
-/** Runs `body` with the unhandled rejections collected, as the language host's handler would see them. */
-async function rejections(body: () => Promise<void>): Promise<unknown[]> {
-    const seen: unknown[] = [];
-    const others = process.listeners("unhandledRejection");
-    process.removeAllListeners("unhandledRejection");
-    const collect = (e: unknown) => seen.push(e);
-    process.on("unhandledRejection", collect);
-    try {
-        await body();
-        await settle();
-    } finally {
-        process.off("unhandledRejection", collect);
-        for (const l of others) process.on("unhandledRejection", l);
-    }
-    return seen;
-}
 
 describe("PullSecret", () => {
     it("a dockerconfigjson secret per namespace, the ServiceAccount steps and the hosting ConfigMap on request", async () => {
