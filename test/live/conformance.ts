@@ -37,8 +37,12 @@ export async function conformance(work: string, label: string, o: { registry: st
     const junitFile = path.join(results, "junit.xml");
     assert.ok(fs.existsSync(junitFile), `${label}: no junit.xml: ${r.stderr.slice(-2000)}${r.stdout.slice(-2000)}`);
     const cases = new Map<string, boolean>();
+    // a name can stand for several cases (the same step of several data sets): each keeps its place
+    const seen = new Map<string, number>();
     for (const m of fs.readFileSync(junitFile, "utf8").matchAll(/<testcase name="([^"]*)"[^>]*status="(\w+)"/g)) {
-        if (m[2] === "passed" || m[2] === "failure" || m[2] === "error") cases.set(m[1], m[2] === "passed");
+        const n = (seen.get(m[1]) ?? 0) + 1;
+        seen.set(m[1], n);
+        if (m[2] === "passed" || m[2] === "failure" || m[2] === "error") cases.set(n > 1 ? `${m[1]} #${n}` : m[1], m[2] === "passed");
     }
     return { code: r.code, counts, cases, failed: [...cases].filter(([, ok]) => !ok).map(([n]) => n), seconds: Math.round((Date.now() - t0) / 1000) };
 }
