@@ -23,10 +23,10 @@ const log = (s: string) => console.log(`# ${s}`);
 let client: Awaited<ReturnType<typeof stackClient>>;
 const pushed: string[] = [];
 
-/** One manifest GET by digest with a login; the status (0 for a connection or TLS error). */
-function pull(ca: string, password: string, digest: string): Promise<number> {
+/** One manifest GET by digest with a login; the status (0 for a connection or TLS error). With `agent`, on its connection. */
+function pull(ca: string, password: string, digest: string, agent: https.Agent | false = false): Promise<number> {
     return new Promise((resolve) => {
-        const req = https.request({ host: cluster.nodeIp, port: PORT, servername: CLUSTER_HOST, ca, agent: false, timeout: 10_000,
+        const req = https.request({ host: cluster.nodeIp, port: PORT, servername: CLUSTER_HOST, ca, agent, timeout: 10_000,
             path: `/v2/failures/app/manifests/${digest}`, headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString("base64")}`,
                 accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" } }, (res) => {
             res.resume();
@@ -80,12 +80,16 @@ describe("live: cluster mode when things go wrong", () => {
         let running = true;
         const failures: string[] = [];
         let pulls = 0;
-        // a client that holds both passwords during the change: a pull fails when neither is accepted, or on
-        // any connection, TLS or server error
+        // A client that holds both passwords during the change, as a node does whose pull secret the same up
+        // updates: each pull on a new connection (so on any replica, old or new), the new password tried on
+        // the same connection when the old one is refused. A pull fails when that pod accepts neither, or on
+        // any connection, TLS or server error.
         const loop = (async () => {
             while (running) {
-                let status = await pull(ca, passwords[0], pushed[0]);
-                if (status === 401) status = await pull(ca, passwords[1], pushed[0]);
+                const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+                let status = await pull(ca, passwords[0], pushed[0], agent);
+                if (status === 401) status = await pull(ca, passwords[1], pushed[0], agent);
+                agent.destroy();
                 pulls++;
                 if (status !== 200) failures.push(`${new Date().toISOString()} ${status}`);
             }
