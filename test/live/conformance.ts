@@ -12,8 +12,8 @@ export interface ConformanceResult {
     code: number;
     /** The summary's counts (Pass, FAIL, Error, …). */
     counts: Record<string, number>;
-    /** test case → passed or not (skipped ones are left out). */
-    cases: Map<string, boolean>;
+    /** test case name → how many of its cases passed and failed (skipped ones are left out). */
+    cases: Map<string, string>;
     failed: string[];
     seconds: number;
 }
@@ -36,13 +36,16 @@ export async function conformance(work: string, label: string, o: { registry: st
     const counts = Object.fromEntries([...r.stdout.matchAll(/^ {2}(\w[\w ]*?)\.+: +(\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
     const junitFile = path.join(results, "junit.xml");
     assert.ok(fs.existsSync(junitFile), `${label}: no junit.xml: ${r.stderr.slice(-2000)}${r.stdout.slice(-2000)}`);
-    const cases = new Map<string, boolean>();
-    // a name can stand for several cases (the same step of several data sets): each keeps its place
-    const seen = new Map<string, number>();
+    // A name can stand for several cases (the same step of several data sets, run in no fixed order): a
+    // name's outcome is how many of its cases passed and failed.
+    const tally = new Map<string, { passed: number; failed: number }>();
     for (const m of fs.readFileSync(junitFile, "utf8").matchAll(/<testcase name="([^"]*)"[^>]*status="(\w+)"/g)) {
-        const n = (seen.get(m[1]) ?? 0) + 1;
-        seen.set(m[1], n);
-        if (m[2] === "passed" || m[2] === "failure" || m[2] === "error") cases.set(n > 1 ? `${m[1]} #${n}` : m[1], m[2] === "passed");
+        if (m[2] !== "passed" && m[2] !== "failure" && m[2] !== "error") continue;
+        const t = tally.get(m[1]) ?? { passed: 0, failed: 0 };
+        if (m[2] === "passed") t.passed++; else t.failed++;
+        tally.set(m[1], t);
     }
-    return { code: r.code, counts, cases, failed: [...cases].filter(([, ok]) => !ok).map(([n]) => n), seconds: Math.round((Date.now() - t0) / 1000) };
+    const cases = new Map([...tally].map(([n, t]) => [n, `${t.passed} passed, ${t.failed} failed`]));
+    const failed = [...tally].filter(([, t]) => t.failed > 0).map(([n]) => n);
+    return { code: r.code, counts, cases, failed, seconds: Math.round((Date.now() - t0) / 1000) };
 }
