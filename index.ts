@@ -10,10 +10,15 @@ const registry = new PrivateRegistry("registry", { settings, id: stackId(stack) 
 export const registryHost = registry.address;
 export const registryUrl = registry.url;
 export const caCertificatePem = registry.certificate.caCertPem;
+/** The login that pulls (the pull login; with access.pullOnly false, the only one). */
 export const username = registry.credentials.username;
 export const password = registry.credentials.password;
-/** A docker config.json for this registry (also what the pull secret holds). */
+/** A docker config.json with that login: what the pull secrets hold and consumer stacks read. */
 export const dockerConfigJson = registry.credentials.dockerConfigJson;
+/** The login that pushes, for CI. */
+export const pushUsername = registry.pushCredentials.username;
+export const pushPassword = registry.pushCredentials.password;
+export const pushDockerConfigJson = registry.pushCredentials.dockerConfigJson;
 /** namespace → pull secret name (empty without Kubernetes). */
 export const pullSecrets = registry.pullSecret?.secretNames ?? {};
 /** service → digest-pinned image reference. */

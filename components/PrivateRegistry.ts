@@ -35,7 +35,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly address: string;
     public readonly url: string;
     public readonly certificate: RegistryCertificate;
+    /** The login nodes, pull secrets and consumers get: the pull login, or with `access.pullOnly` false the only one. */
     public readonly credentials: RegistryCredentials;
+    /** The login that pushes (`username`): CI and the image builder. */
+    public readonly pushCredentials: RegistryCredentials;
     /** The registry on the docker host, or… */
     public readonly server?: RegistryServer;
     /** …in the cluster (cluster mode). */
@@ -57,17 +60,23 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             hostname: s.hostname, dnsNames: s.dnsNames, ipAddresses: s.ipAddresses, tls: s.tls,
             caCommonName: `${args.id} registry CA`,
         }, { parent: this });
-        this.credentials = new RegistryCredentials(`${name}-auth`, {
+        this.pushCredentials = new RegistryCredentials(`${name}-auth`, {
             registry: this.address, username: s.username, password: s.password,
             passwordLength: s.passwordLength, bcryptCost: s.bcryptCost,
         }, { parent: this });
+        const pullOnly = s.access.pullOnly;
+        this.credentials = pullOnly ? new RegistryCredentials(`${name}-pull-auth`, {
+            registry: this.address, username: s.access.pullUsername, password: s.access.pullPassword,
+            passwordLength: s.passwordLength, bcryptCost: s.bcryptCost,
+        }, { parent: this }) : this.pushCredentials;
+        const access = pullOnly ? { frontImage: s.access.frontImage, pullHtpasswd: this.credentials.htpasswd } : undefined;
         const k = s.kubernetes;
         if (s.cluster && k) {
             const c = s.cluster;
             this.cluster = new RegistryCluster(`${name}-cluster`, {
                 provider: kubernetesProvider(`${name}-cluster-k8s`, k, this), namespace: c.namespace, name: c.name, replicas: c.replicas,
                 image: c.image, service: c.service, port: s.port,
-                certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem, htpasswd: this.credentials.htpasswd,
+                certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem, htpasswd: this.pushCredentials.htpasswd, access,
                 s3: c.s3, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel, drainSeconds: c.drainSeconds, cpu: c.cpu, memory: c.memory,
                 extraEnv: c.extraEnv,
             }, { parent: this });
@@ -76,7 +85,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 dockerHost: s.dockerHost, dockerSshOpts: s.dockerSshOpts, image: s.image, containerName: s.containerName,
                 port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, keepVolumeName: s.dataVolumeDerived, dataHostPath: s.dataHostPath,
                 certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
-                htpasswd: this.credentials.htpasswd, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
+                htpasswd: this.pushCredentials.htpasswd, access, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
                 ...(s.migrate ? { migrate: { ...s.migrate, username: s.username } } : {}),
             }, { parent: this });
         }
@@ -106,7 +115,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         if (s.services.length > 0) {
             this.images = new ServiceImages(`${name}-images`, {
                 services: s.services, registry: this.address, pushAddress: pushAddress(s),
-                username: this.credentials.username, password: this.credentials.password,
+                username: this.pushCredentials.username, password: this.pushCredentials.password,
                 // cluster mode: the docker host only builds
                 provider: server?.provider ?? new docker.Provider(`${name}-builder`, {
                     host: s.dockerHost, ...(s.dockerSshOpts.length ? { sshOpts: s.dockerSshOpts } : {}),

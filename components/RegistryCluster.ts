@@ -5,7 +5,8 @@ import * as random from "@pulumi/random";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { AUTH_DIR, CERT_DIR, CLUSTER_PORT, clusterEnv, S3_CA_DIR, SECRET_KEYS, yamlString } from "./clusterEnv";
+import { AUTH_DIR, CERT_DIR, CLUSTER_PORT, clusterEnv, ClusterEnvOptions, S3_CA_DIR, SECRET_KEYS, yamlString } from "./clusterEnv";
+import { FRONT_FILES, frontConfig } from "./frontConfig";
 import { messageAlone } from "./PullSecret";
 
 export interface RegistryClusterArgs {
@@ -21,7 +22,10 @@ export interface RegistryClusterArgs {
     port: number;
     certPem: pulumi.Input<string>;
     privateKeyPem: pulumi.Input<string>;
+    /** The push logins; with `access`, the pull login is apart (see RegistryServer's `access`). */
     htpasswd: pulumi.Input<string>;
+    /** Pull-only logins: each pod runs a read-only reader and a writer on loopback behind an nginx front. */
+    access?: { frontImage: pulumi.Input<string>; pullHtpasswd: pulumi.Input<string> };
     s3: {
         bucket: string; endpoint?: string; region: string; rootDirectory: string; redirect: boolean;
         accessKey?: pulumi.Input<string>; secretKey?: pulumi.Input<string>; caPem?: pulumi.Input<string>;
@@ -48,6 +52,9 @@ export function readStoreCheck(stdout: string): { problem?: string; note?: strin
 /** Seconds before a Deployment that does not turn Available fails the `up`. */
 export const ROLLOUT_TIMEOUT_SECONDS = 150;
 const LABEL = "app.kubernetes.io/instance";
+/** Behind a front, the reader and the writer listen on the pod's loopback only. */
+const READER = { addr: "127.0.0.1:5002", debug: "127.0.0.1:5012" };
+const WRITER = { addr: "127.0.0.1:5003", debug: "127.0.0.1:5013" };
 
 /**
  * The registry as a Kubernetes workload on S3-compatible storage: a Deployment of replicas that share one
@@ -93,8 +100,10 @@ export class RegistryCluster extends pulumi.ComponentResource {
         }, childOpts);
         const secret = new k8s.core.v1.Secret(`${name}-secret`, {
             metadata: metadata(), type: "Opaque",
-            stringData: pulumi.secret(pulumi.all([args.htpasswd, httpSecret, s3.accessKey, s3.secretKey]).apply(([htpasswd, http, ak, sk]) => ({
-                [SECRET_KEYS.htpasswd]: htpasswd, [SECRET_KEYS.httpSecret]: http,
+            stringData: pulumi.secret(pulumi.all([args.htpasswd, args.access?.pullHtpasswd, httpSecret, s3.accessKey, s3.secretKey]).apply(([htpasswd, pull, http, ak, sk]) => ({
+                // with access: every login reads, the push logins write
+                [SECRET_KEYS.htpasswd]: (pull ?? "") + htpasswd, [SECRET_KEYS.httpSecret]: http,
+                ...(args.access ? { [SECRET_KEYS.pushHtpasswd]: htpasswd } : {}),
                 // the registry reads storage parameters as YAML: quoted, a digits-only key stays a string
                 ...(keys ? { [SECRET_KEYS.accessKey]: yamlString(ak!), [SECRET_KEYS.secretKey]: yamlString(sk!) } : {}),
             }))),
@@ -103,15 +112,46 @@ export class RegistryCluster extends pulumi.ComponentResource {
             ? new k8s.core.v1.ConfigMap(`${name}-s3-ca`, { metadata: metadata("-s3-ca"), data: { "ca.crt": s3.caPem } }, childOpts)
             : undefined;
 
-        const env = clusterEnv({
+        const envOf = (role: Partial<ClusterEnvOptions>) => clusterEnv({
             secretName: args.name, minTlsVersion: args.minTlsVersion, logLevel: args.logLevel, drainSeconds: args.drainSeconds,
             s3: { bucket: s3.bucket, endpoint: s3.endpoint, region: s3.region, rootDirectory: s3.rootDirectory, redirect: s3.redirect, keys, ca: ca !== undefined },
-            extraEnv: args.extraEnv,
+            extraEnv: args.extraEnv, ...role,
         });
+        const env = args.access ? envOf({ addr: READER.addr, debugAddr: READER.debug, readOnly: true }) : envOf({});
+        const writerEnv = envOf({ addr: WRITER.addr, debugAddr: WRITER.debug });
+        const frontText = frontConfig({
+            port: CLUSTER_PORT, reader: READER.addr, writer: WRITER.addr, certFile: `${CERT_DIR}/tls.crt`, keyFile: `${CERT_DIR}/tls.key`, minTlsVersion: args.minTlsVersion,
+        });
+        const front = args.access
+            ? new k8s.core.v1.ConfigMap(`${name}-front`, { metadata: metadata("-front"), data: { [path.basename(FRONT_FILES.config)]: frontText } }, childOpts)
+            : undefined;
         // what the pods read at start, hashed with the HTTP secret as key: a change rolls them, the value reveals nothing
-        const configHash = pulumi.secret(pulumi.all([httpSecret, args.certPem, args.privateKeyPem, args.htpasswd, s3.accessKey, s3.secretKey, s3.caPem])
-            .apply(([key, ...parts]) => crypto.createHmac("sha256", key).update(JSON.stringify([parts, env])).digest("hex")));
+        const configHash = pulumi.secret(pulumi.all([httpSecret, args.certPem, args.privateKeyPem, args.htpasswd, args.access?.pullHtpasswd, s3.accessKey, s3.secretKey, s3.caPem])
+            .apply(([key, ...parts]) => crypto.createHmac("sha256", key).update(JSON.stringify([parts, env, args.access ? [writerEnv, frontText] : []])).digest("hex")));
 
+        const hardened = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+        // GET / answers 200, or 503 once the storage check fails: ready follows the store
+        const readinessProbe = { httpGet: { scheme: "HTTPS", path: "/", port: CLUSTER_PORT }, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 };
+        // alive while it listens: a store outage turns pods unready, it never restarts them all
+        const livenessProbe = { tcpSocket: { port: CLUSTER_PORT }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 };
+        // the registry itself, or (behind a front, on loopback) the reader and the writer
+        const registry = (containerName: string, containerEnv: typeof env, auth: string, serves: boolean) => ({
+            name: containerName,
+            image: args.image,
+            imagePullPolicy: "IfNotPresent",
+            ...(serves ? { ports: [{ name: "https", containerPort: CLUSTER_PORT }], readinessProbe, livenessProbe } : {}),
+            env: containerEnv,
+            resources: { requests: { cpu: args.cpu, memory: args.memory }, limits: { memory: args.memory } },
+            securityContext: hardened,
+            // the endpoints go first, then the registry drains for drainSeconds
+            lifecycle: { preStop: { sleep: { seconds: 5 } } },
+            volumeMounts: [
+                { name: "tls", mountPath: CERT_DIR, readOnly: true },
+                { name: auth, mountPath: AUTH_DIR, readOnly: true },
+                { name: "tmp", mountPath: "/tmp" },
+                ...(ca ? [{ name: "s3-ca", mountPath: S3_CA_DIR, readOnly: true }] : []),
+            ],
+        });
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
             metadata: metadata(),
             spec: {
@@ -129,37 +169,45 @@ export class RegistryCluster extends pulumi.ComponentResource {
                         terminationGracePeriodSeconds: args.drainSeconds + 15,
                         securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
                         topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }],
-                        containers: [{
-                            name: "registry",
-                            image: args.image,
-                            imagePullPolicy: "IfNotPresent",
-                            ports: [{ name: "https", containerPort: CLUSTER_PORT }],
-                            env,
-                            resources: { requests: { cpu: args.cpu, memory: args.memory }, limits: { memory: args.memory } },
-                            securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                            // GET / answers 200, or 503 once the storage check fails: ready follows the store
-                            readinessProbe: { httpGet: { scheme: "HTTPS", path: "/", port: CLUSTER_PORT }, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 },
-                            // alive while it listens: a store outage turns pods unready, it never restarts them all
-                            livenessProbe: { tcpSocket: { port: CLUSTER_PORT }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 },
-                            // the endpoints go first, then the registry drains for drainSeconds
-                            lifecycle: { preStop: { sleep: { seconds: 5 } } },
-                            volumeMounts: [
-                                { name: "tls", mountPath: CERT_DIR, readOnly: true },
-                                { name: "auth", mountPath: AUTH_DIR, readOnly: true },
-                                { name: "tmp", mountPath: "/tmp" },
-                                ...(ca ? [{ name: "s3-ca", mountPath: S3_CA_DIR, readOnly: true }] : []),
-                            ],
-                        }],
+                        containers: [
+                            ...(args.access ? [{
+                                name: "front",
+                                image: args.access.frontImage,
+                                imagePullPolicy: "IfNotPresent",
+                                command: ["nginx", "-c", FRONT_FILES.config],
+                                ports: [{ name: "https", containerPort: CLUSTER_PORT }],
+                                resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                                securityContext: hardened,
+                                // the reader's GET / through the front: ready follows the store and the front
+                                readinessProbe, livenessProbe,
+                                // the endpoints go first, then nginx stops taking requests and finishes the ones in flight
+                                lifecycle: { preStop: { exec: { command: ["/bin/sh", "-c", `sleep 5; nginx -c ${FRONT_FILES.config} -s quit; while [ -e /tmp/nginx.pid ]; do sleep 1; done`] } } },
+                                volumeMounts: [
+                                    { name: "tls", mountPath: CERT_DIR, readOnly: true },
+                                    { name: "front-auth", mountPath: path.dirname(FRONT_FILES.pullUsers), readOnly: true },
+                                    { name: "front", mountPath: path.dirname(FRONT_FILES.config), readOnly: true },
+                                    { name: "tmp", mountPath: "/tmp" },
+                                ],
+                            }] : []),
+                            registry("registry", env, "auth", !args.access),
+                            ...(args.access ? [registry("writer", writerEnv, "push-auth", false)] : []),
+                        ],
                         volumes: [
                             { name: "tls", secret: { secretName: tls.metadata.name, defaultMode: 0o440 } },
                             { name: "auth", secret: { secretName: secret.metadata.name, items: [{ key: SECRET_KEYS.htpasswd, path: "htpasswd" }], defaultMode: 0o440 } },
                             { name: "tmp", emptyDir: {} },
                             ...(ca ? [{ name: "s3-ca", configMap: { name: ca.metadata.name } }] : []),
+                            ...(front ? [
+                                { name: "push-auth", secret: { secretName: secret.metadata.name, items: [{ key: SECRET_KEYS.pushHtpasswd, path: "htpasswd" }], defaultMode: 0o440 } },
+                                { name: "front-auth", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [
+                                    { key: SECRET_KEYS.htpasswd, path: path.basename(FRONT_FILES.pullUsers) }, { key: SECRET_KEYS.pushHtpasswd, path: path.basename(FRONT_FILES.pushUsers) }] } },
+                                { name: "front", configMap: { name: front.metadata.name } },
+                            ] : []),
                         ],
                     },
                 },
             },
-        }, { ...childOpts, dependsOn: [tls, secret, ...(ca ? [ca] : [])], customTimeouts: { create: `${ROLLOUT_TIMEOUT_SECONDS}s`, update: `${ROLLOUT_TIMEOUT_SECONDS}s` } });
+        }, { ...childOpts, dependsOn: [tls, secret, ...(ca ? [ca] : []), ...(front ? [front] : [])], customTimeouts: { create: `${ROLLOUT_TIMEOUT_SECONDS}s`, update: `${ROLLOUT_TIMEOUT_SECONDS}s` } });
 
         this.service = new k8s.core.v1.Service(`${name}-service`, {
             metadata: metadata(),

@@ -2,6 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { TlsVersion } from "./config";
+import { MAINTENANCE } from "./frontConfig";
+import { RegistryFront } from "./RegistryFront";
 import { RegistryMigration, withKeptLogins } from "./RegistryMigration";
 
 export interface RegistryServerArgs {
@@ -34,6 +36,12 @@ export interface RegistryServerArgs {
     proxy?: ProxySettings;
     minTlsVersion: TlsVersion;
     logLevel: string;
+    /**
+     * Pull-only logins: `htpasswd` then holds the push logins, and this the pull login. The registry runs as
+     * a read-only reader (every login) and a writer (push logins only) on the volume, reachable only on a
+     * network of their own, behind an nginx front per bind address (see RegistryFront).
+     */
+    access?: { frontImage: string; pullHtpasswd: pulumi.Input<string> };
     /** Take over a registry container started by hand (its data, its address; see RegistryMigration). */
     migrate?: { fromContainer: pulumi.Input<string>; keepLogin: boolean; username: pulumi.Input<string> };
 }
@@ -74,7 +82,8 @@ export interface ProxySettings {
  * (3 sends them to localhost:4318 unless told not to). Each line reads its own config file path
  * (2: /etc/docker/registry/config.yml, 3: /etc/distribution/config.yml); these override either.
  */
-export function registryEnv(minTlsVersion: TlsVersion, logLevel: string, mode: { auth: boolean; proxy?: Omit<ProxySettings, "password"> } = { auth: true }): string[] {
+export function registryEnv(minTlsVersion: TlsVersion, logLevel: string,
+    mode: { auth: boolean; proxy?: Omit<ProxySettings, "password">; maintenance?: string } = { auth: true }): string[] {
     return [
         ...(mode.auth ? ["REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm", `REGISTRY_AUTH_HTPASSWD_PATH=${HTPASSWD}`] : []),
         ...(mode.proxy ? [`REGISTRY_PROXY_REMOTEURL=${mode.proxy.remoteUrl}`] : []),
@@ -83,6 +92,7 @@ export function registryEnv(minTlsVersion: TlsVersion, logLevel: string, mode: {
         // A mirror expires its cache through the storage's delete, which fails while delete is off (so it
         // would grow forever); its API refuses every DELETE in proxy mode anyway. A registry keeps it off.
         `REGISTRY_STORAGE_DELETE_ENABLED=${mode.proxy ? "true" : "false"}`,
+        ...(mode.maintenance !== undefined ? [`REGISTRY_STORAGE_MAINTENANCE=${mode.maintenance}`] : []),
         "OTEL_TRACES_EXPORTER=none",
         `REGISTRY_HTTP_ADDR=0.0.0.0:${LISTEN_PORT}`,
         `REGISTRY_HTTP_TLS_CERTIFICATE=${CERT}`,
@@ -125,13 +135,17 @@ export class RegistryServer extends pulumi.ComponentResource {
     public readonly provider: docker.Provider;
     /** The container on the first bind address (named `containerName`). */
     public readonly container: docker.Container;
-    /** One per bind address, in their order. */
+    /** What publishes the port: one per bind address, in their order (the fronts, with `access`). */
     public readonly containers: docker.Container[];
     public readonly containerName: pulumi.Output<string>;
     public readonly imageId: pulumi.Output<string>;
     public readonly volumeName: pulumi.Output<string | undefined>;
     /** The take-over of a container started by hand, with `migrate`. */
     public readonly migration?: RegistryMigration;
+    /** With `access`: the read-only registry, the writer and the nginx front that publishes them. */
+    public readonly reader?: docker.Container;
+    public readonly writer?: docker.Container;
+    public readonly front?: RegistryFront;
 
     constructor(name: string, args: RegistryServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryServer", name, {}, opts);
@@ -165,29 +179,37 @@ export class RegistryServer extends pulumi.ComponentResource {
         // a shared secret for the registry's upload state; unset, each start would pick a random one
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 32, special: false }, { parent: this });
 
-        // One container per bind address, each publishing one binding: the provider compares `ports` as an
-        // ordered list, and dockerd reads several bindings of one port back in reverse, so a single
-        // container with two bindings would be replaced on every up. They share the volume, the
-        // certificate, the htpasswd and the HTTP secret, as replicas of one registry do.
-        this.containers = args.bindAddresses.map((ip, i) => new docker.Container(i === 0 ? `${name}-container` : `${name}-container-${ip}`, {
-            name: containerNames[i],
+        const volumeMount = (readOnly: boolean) => [volume
+            ? { volumeName: volume.name, containerPath: DATA, readOnly }
+            : { hostPath: args.dataHostPath, containerPath: DATA, readOnly }];
+        // a take-over: the old registry's data is copied first; it stops right before the container that takes its
+        // address starts, and should that container not start, it is started again
+        const takeover = migration ? {
+            dependsOn: [migration.copy],
+            hooks: { beforeCreate: [migration.takeoverHook], beforeUpdate: [migration.takeoverHook], onError: [migration.restoreHook] },
+        } : {};
+        const registry = (resName: string, c: { name: string; ip?: string; index: number; htpasswd?: pulumi.Input<string>; readOnly?: boolean; network?: pulumi.Input<string> },
+            extra: pulumi.CustomResourceOptions = {}) => new docker.Container(resName, {
+            name: c.name,
             image: imageId,
             restart: "always",
-            networkMode: "bridge",
+            networkMode: c.network ?? "bridge",
             envs: pulumi.secret(pulumi.all([httpSecret.result, args.proxy?.password]).apply(([s, upstreamPassword]) => [
-                ...registryEnv(args.minTlsVersion, args.logLevel, { auth: args.htpasswd !== undefined, proxy: args.proxy }),
+                ...registryEnv(args.minTlsVersion, args.logLevel, {
+                    auth: c.htpasswd !== undefined, proxy: args.proxy,
+                    ...(args.proxy ? {} : { maintenance: c.readOnly ? MAINTENANCE.reader : MAINTENANCE.writer }),
+                }),
                 ...(upstreamPassword !== undefined ? [`REGISTRY_PROXY_PASSWORD=${upstreamPassword}`] : []),
-                ...(args.proxy && i > 0 ? [`REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=${proxyCacheDir(ip)}`] : []),
+                ...(args.proxy && c.index > 0 ? [`REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=${proxyCacheDir(c.ip!)}`] : []),
                 `REGISTRY_HTTP_SECRET=${s}`,
             ])),
-            ports: [{ internal: LISTEN_PORT, external: args.port, ip, protocol: "tcp" }],
-            volumes: [volume
-                ? { volumeName: volume.name, containerPath: DATA }
-                : { hostPath: args.dataHostPath, containerPath: DATA }],
+            // behind a front, reachable on its network only
+            ports: c.ip !== undefined ? [{ internal: LISTEN_PORT, external: args.port, ip: c.ip, protocol: "tcp" }] : [],
+            volumes: volumeMount(c.readOnly ?? false),
             uploads: [
                 { file: CERT, content: args.certPem, permissions: "0644" },
                 { file: KEY, content: pulumi.secret(args.privateKeyPem), permissions: "0600" },
-                ...(htpasswd !== undefined ? [{ file: HTPASSWD, content: pulumi.secret(htpasswd), permissions: "0600" }] : []),
+                ...(c.htpasswd !== undefined ? [{ file: HTPASSWD, content: pulumi.secret(c.htpasswd), permissions: "0600" }] : []),
             ],
             healthcheck: { tests: HEALTHCHECK, interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" },
             wait: true,
@@ -200,13 +222,31 @@ export class RegistryServer extends pulumi.ComponentResource {
             // docker ignores a changed health check on an existing container
             replaceOnChanges: ["healthcheck"],
             additionalSecretOutputs: ["envs", "uploads"],
-            // a take-over: the old registry's data is copied first; it stops right before this container starts,
-            // and should this container not start, it is started again
-            ...(migration ? {
-                dependsOn: [migration.copy],
-                hooks: { beforeCreate: [migration.takeoverHook], beforeUpdate: [migration.takeoverHook], onError: [migration.restoreHook] },
-            } : {}),
-        }));
+            ...extra,
+        });
+
+        if (args.access) {
+            const a = args.access;
+            const network = new docker.Network(`${name}-network`, { name: `${args.containerName}-net` }, childOpts);
+            const pushUsers = htpasswd!;
+            const allUsers = pulumi.all([a.pullHtpasswd, pushUsers]).apply(([pull, push]) => pull + push);
+            const checkedFirst = migration ? { dependsOn: [migration.copy] } : {};
+            this.reader = registry(`${name}-reader`, { name: `${args.containerName}-reader`, index: 0, htpasswd: allUsers, readOnly: true, network: network.name }, checkedFirst);
+            this.writer = registry(`${name}-writer`, { name: `${args.containerName}-writer`, index: 0, htpasswd: pushUsers, network: network.name }, checkedFirst);
+            this.front = new RegistryFront(`${name}-front`, {
+                provider: this.provider, image: a.frontImage, network: network.name, containerNames, port: args.port, bindAddresses: args.bindAddresses,
+                reader: this.reader, writer: this.writer, certPem: args.certPem, privateKeyPem: args.privateKeyPem,
+                pullUsers: allUsers, pushUsers, minTlsVersion: args.minTlsVersion, takeover: migration ? takeover : undefined,
+            }, { parent: this });
+            this.containers = this.front.containers;
+        } else {
+            // One container per bind address, each publishing one binding: the provider compares `ports` as an
+            // ordered list, and dockerd reads several bindings of one port back in reverse, so a single
+            // container with two bindings would be replaced on every up. They share the volume, the
+            // certificate, the htpasswd and the HTTP secret, as replicas of one registry do.
+            this.containers = args.bindAddresses.map((ip, i) => registry(i === 0 ? `${name}-container` : `${name}-container-${ip}`,
+                { name: containerNames[i], ip, index: i, htpasswd }, takeover));
+        }
         migration?.retireAfter(this.containers);
         this.container = this.containers[0];
         this.containerName = this.container.name;

@@ -7,6 +7,7 @@
 //   booleans (delete, redirect) stay unquoted.
 // - Maintenance goes as the whole map: the leaf form (…_MAINTENANCE_READONLY_ENABLED) panics or is ignored.
 import type { TLS_VERSIONS } from "./configSchema";
+import { MAINTENANCE } from "./frontConfig";
 
 type TlsVersion = (typeof TLS_VERSIONS)[number];
 
@@ -16,7 +17,7 @@ export const AUTH_DIR = "/auth";
 export const S3_CA_DIR = "/etc/distribution/s3-ca";
 
 /** The Secret keys the pods read by reference. */
-export const SECRET_KEYS = { htpasswd: "htpasswd", httpSecret: "http-secret", accessKey: "s3-access-key", secretKey: "s3-secret-key" };
+export const SECRET_KEYS = { htpasswd: "htpasswd", pushHtpasswd: "push-htpasswd", httpSecret: "http-secret", accessKey: "s3-access-key", secretKey: "s3-secret-key" };
 
 export interface ClusterEnvOptions {
     /** The Secret holding SECRET_KEYS. */
@@ -27,6 +28,9 @@ export interface ClusterEnvOptions {
     s3: { bucket: string; endpoint?: string; region: string; rootDirectory: string; redirect: boolean; keys: boolean; ca: boolean };
     /** Maintenance mode: the registry refuses writes. */
     readOnly?: boolean;
+    /** Where it listens (default: every address, CLUSTER_PORT) and its debug listener (default 127.0.0.1:5001). */
+    addr?: string;
+    debugAddr?: string;
     extraEnv?: Record<string, string>;
 }
 
@@ -52,11 +56,11 @@ export function clusterEnv(o: ClusterEnvOptions): EnvVar[] {
     return [
         ...plain([
             ["REGISTRY_AUTH", "htpasswd"], ["REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"], ["REGISTRY_AUTH_HTPASSWD_PATH", `${AUTH_DIR}/htpasswd`],
-            ["REGISTRY_HTTP_ADDR", `0.0.0.0:${CLUSTER_PORT}`],
+            ["REGISTRY_HTTP_ADDR", o.addr ?? `0.0.0.0:${CLUSTER_PORT}`],
             ["REGISTRY_HTTP_TLS_CERTIFICATE", `${CERT_DIR}/tls.crt`], ["REGISTRY_HTTP_TLS_KEY", `${CERT_DIR}/tls.key`],
             ["REGISTRY_HTTP_TLS_MINIMUMTLS", o.minTlsVersion],
             ["REGISTRY_HTTP_DRAINTIMEOUT", `${o.drainSeconds}s`],
-            ["REGISTRY_HTTP_DEBUG_ADDR", "127.0.0.1:5001"],
+            ["REGISTRY_HTTP_DEBUG_ADDR", o.debugAddr ?? "127.0.0.1:5001"],
             ["REGISTRY_LOG_LEVEL", o.logLevel],
             ["OTEL_TRACES_EXPORTER", "none"],
             // readiness follows the store: a failed Stat of the root turns / into 503 within 10 s
@@ -64,7 +68,7 @@ export function clusterEnv(o: ClusterEnvOptions): EnvVar[] {
             ["REGISTRY_STORAGE", "s3"],
             ["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR", "inmemory"],
             ["REGISTRY_STORAGE_DELETE_ENABLED", "false"],
-            ["REGISTRY_STORAGE_MAINTENANCE", o.readOnly ? "{readonly: {enabled: true}, uploadpurging: {enabled: false}}" : "{readonly: {enabled: false}}"],
+            ["REGISTRY_STORAGE_MAINTENANCE", o.readOnly ? MAINTENANCE.reader : MAINTENANCE.writer],
             ["REGISTRY_STORAGE_REDIRECT_DISABLE", o.s3.redirect ? "false" : "true"],
             ["REGISTRY_STORAGE_S3_REGION", yamlString(o.s3.region)],
             ...(o.s3.endpoint !== undefined ? [

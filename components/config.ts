@@ -78,6 +78,9 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
         s.dataVolume = undefined;
     }
     checkTls(r, s);
+    if (s.access.pullOnly && s.access.pullUsername === s.username) {
+        r.fail("access.pullUsername", `must differ from private-registry:username, the push login (both are ${JSON.stringify(s.username)})`);
+    }
     const mirror = checkMirror(r, s);
     if (s.migrate && [s.containerName, mirror?.containerName].includes(s.migrate.fromContainer)) {
         r.fail("migrate.fromContainer", `must not be a container of this stack (private-registry:containerName${mirror ? " or mirror.containerName" : ""}): the old container is removed only after the new one runs (got ${JSON.stringify(s.migrate.fromContainer)})`);

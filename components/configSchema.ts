@@ -65,6 +65,15 @@ export const SCHEMA = {
         check: [(v) => v.length >= 8 && Buffer.byteLength(v) <= 72 && !/[\r\n]/.test(v), "must be 8 to 72 bytes on one line (or leave it unset to generate one)"] },
     passwordLength: { kind: "integer", default: 32, min: 16, max: 72, doc: "length of a generated password" },
     bcryptCost: { kind: "integer", default: DEFAULT_BCRYPT_COST, min: 4, max: 31, doc: "bcrypt cost of the htpasswd hash, paid on every request ([why 4](#bcrypt-cost))" },
+    access: { kind: "object", defaultDoc: "—", doc: "who may push ([two logins](../README.md#two-logins-pull-and-push))", keys: {
+        pullOnly: { kind: "boolean", default: true, doc: "two logins on one address: nodes, pull secrets and `dockerConfigJson` get a pull login that cannot write; `username` pushes. false: one login for everything" },
+        pullUsername: { kind: "string", default: "pull", type: "1–64 chars, no `:`", got: true,
+            check: [(v) => /^[^\s:]{1,64}$/.test(v), "must be 1-64 characters with no ':' and no whitespace"], doc: "the pull login" },
+        pullPassword: { kind: "string", secret: true, type: "8–72 bytes", defaultDoc: "generated", doc: "the pull login's password",
+            check: [(v) => v.length >= 8 && Buffer.byteLength(v) <= 72 && !/[\r\n]/.test(v), "must be 8 to 72 bytes on one line (or leave it unset to generate one)"] },
+        frontImage: { kind: "string", default: "nginx:1.28.0-alpine", type: "image reference", got: true, check: [(v) => IMAGE_REF.test(v), "must be an image reference such as nginx:1.28.0-alpine"],
+            doc: "the front's nginx image (pinned), on the docker host or in the pods" },
+    } },
     allowPlaintextSecrets: { kind: "boolean", default: false, doc: "let `CI=true` runs go on when a secret key is in the stack file in plain text (a warning still)" },
     logLevel: { kind: "enum", values: ["error", "warn", "info", "debug"], default: "info", doc: "registry log level" },
     tls: { kind: "object", defaultDoc: "—", doc: "the certificates", keys: {

@@ -35,7 +35,7 @@ async function storeProcess() {
 
 /** One HTTP request to a pod by its IP, as a client of the registry's name would send it. */
 function podRequest(ip: string, method: string, p: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
-    const auth = Buffer.from(`admin:${client.out.password}`).toString("base64");
+    const auth = Buffer.from(`admin:${client.out.pushPassword}`).toString("base64");
     return new Promise((resolve, reject) => {
         const req = https.request({ host: ip, port: 5000, method, path: p, servername: CLUSTER_HOST, ca: client.out.caCertificatePem, agent: false,
             headers: { authorization: `Basic ${auth}`, ...(body ? { "content-length": String(body.length), "content-type": "application/octet-stream" } : {}), ...headers } }, (res) => {

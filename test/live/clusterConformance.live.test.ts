@@ -24,7 +24,7 @@ const log = (s: string) => console.log(`# ${s}`);
 
 async function run(label: string, stack: Stack): Promise<ConformanceResult> {
     const c = await stackClient(stack, work, label);
-    const r = await conformance(work, label, { registry: c.out.registryHost, username: "admin", password: c.out.password, caFile: path.join(c.certDir, "ca.crt") });
+    const r = await conformance(work, label, { registry: c.out.registryHost, username: "admin", password: c.out.pushPassword, caFile: path.join(c.certDir, "ca.crt") });
     log(`conformance ${label}: ${r.seconds} s, ${JSON.stringify(r.counts)}`);
     results[label] = r;
     return r;
@@ -97,7 +97,7 @@ describe("live: OCI conformance, single host and cluster mode side by side", () 
         await kubectlOk(["-n", NS, "rollout", "status", "deployment/negative-0", "--timeout=120s"]);
         await kubectlOk(["-n", NS, "rollout", "status", "deployment/negative-1", "--timeout=120s"]);
         const c = await stackClient(clustered, work, "negative");
-        const r = await conformance(work, "negative", { registry: `${CLUSTER_HOST}:30511`, username: "admin", password: c.out.password, caFile: path.join(c.certDir, "ca.crt") });
+        const r = await conformance(work, "negative", { registry: `${CLUSTER_HOST}:30511`, username: "admin", password: c.out.pushPassword, caFile: path.join(c.certDir, "ca.crt") });
         log(`conformance negative control: ${JSON.stringify(r.counts)}`);
         const extra = r.failed.filter((n) => !KNOWN_GAPS.test(n));
         assert.ok(extra.length > 0, "with different HTTP secrets uploads that move between replicas fail");

@@ -81,7 +81,7 @@ export async function waitPods(namespace: string, name: string, test: (pods: Reg
 /** The stack's client files (CA and login), as a consumer of its outputs sets them up. */
 export async function stackClient(stack: Stack, work: string, label: string) {
     const out = JSON.parse((await stack.must(["stack", "output", "--json", "--show-secrets"])).stdout);
-    return { out, ...clientFiles(work, label, out.dockerConfigJson, out.caCertificatePem) };
+    return { out, ...clientFiles(work, label, out.pushDockerConfigJson, out.caCertificatePem) };
 }
 
 /** Pushes the suite's test image (or `image`) as `ref`; returns its digest. */

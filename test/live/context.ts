@@ -21,8 +21,13 @@ export const state = {
     outputs: {} as Record<string, any>,
     secretOutputs: [] as string[],
     caPem: "",
+    /** The push login's password (`username`); with access.pullOnly the pull login is apart. */
     password: live.secrets.password ?? "",
+    pullUser: "",
+    pullPassword: "",
+    /** Client files with the push login, and with the login of `dockerConfigJson` (the pull login). */
     client: { authfile: "", certDir: "" },
+    pullClient: { authfile: "", certDir: "" },
     pushedDigest: "",
     /** Each node's private trees before the first up. */
     before: new Map<string, Map<string, string>>(),
@@ -33,8 +38,11 @@ export async function readOutputs(): Promise<void> {
     state.outputs = o.values;
     state.secretOutputs = o.secret;
     state.caPem = o.values.caCertificatePem;
-    state.password = o.values.password;
-    state.client = clientFiles(work, "client", o.values.dockerConfigJson, state.caPem);
+    state.password = o.values.pushPassword;
+    state.pullUser = o.values.username;
+    state.pullPassword = o.values.password;
+    state.client = clientFiles(work, "client", o.values.pushDockerConfigJson, state.caPem);
+    state.pullClient = clientFiles(work, "pull-client", o.values.dockerConfigJson, state.caPem);
 }
 
 /** The stack's config as the suite deploys it now (tests change it and put it back). */

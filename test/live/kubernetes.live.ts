@@ -182,7 +182,7 @@ export async function checkAfterRotation(uidBefore: string): Promise<void> {
     const s = await json(["-n", "apps", "get", "secret", "regcred"]);
     assert.equal(s.metadata.uid, uidBefore, "updated in place, never deleted");
     const cfg = JSON.parse(Buffer.from(s.data[".dockerconfigjson"], "base64").toString());
-    assert.equal(Buffer.from(cfg.auths[live.registry].auth, "base64").toString(), `${live.user}:${state.password}`);
+    assert.equal(Buffer.from(cfg.auths[live.registry].auth, "base64").toString(), `${state.pullUser}:${state.pullPassword}`);
     assert.equal(await podPull("apps", "pull-2", Object.values<string>(state.outputs.images)[0]), "terminated:0");
 }
 

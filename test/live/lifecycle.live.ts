@@ -31,10 +31,13 @@ async function secretValues(): Promise<Record<string, string>> {
     // with --show-secrets a secret reads {"<sig>": "1b47…", "plaintext": "<JSON of the value>"}
     const plain = (v: any): string => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(v.plaintext) : v);
     const out = (type: string, key: string): string[] => res.filter((r) => r.type === type).map((r) => plain(r.outputs?.[key])).filter(Boolean);
-    const htpasswd = await run("docker", ["-H", env.dockerHost, "exec", live.config.containerName, "cat", "/auth/htpasswd"]);
+    // the push login's line: in the front's push file, or the only registry's htpasswd
+    const htpasswd = await run("docker", ["-H", env.dockerHost, "exec", live.config.containerName, "cat", live.pullOnly ? "/auth/push.htpasswd" : "/auth/htpasswd"]);
     const values: Record<string, string> = {
         password: state.password,
         auth: Buffer.from(`${live.user}:${state.password}`).toString("base64"),
+        "pull password": state.pullPassword,
+        "pull auth": Buffer.from(`${state.pullUser}:${state.pullPassword}`).toString("base64"),
         htpasswd: htpasswd.stdout.trim(),
         "ssh private key": fs.readFileSync(env.sshKeyPath, "utf8"),
         ...Object.fromEntries(out("tls:index/privateKey:PrivateKey", "privateKeyPem").map((k, i) => [`tls key ${i}`, k])),
@@ -161,14 +164,16 @@ export function lifecycleChecks(): void {
                 live.config.image = env.registryImages["3"];
                 await configure();
                 const o = await upOk();
-                assert.ok(changed(o).includes("replace registry-server-container"), changed(o).join(", "));
+                for (const c of live.pullOnly ? ["registry-server-reader", "registry-server-writer"] : ["registry-server-container"]) {
+                    assert.ok(changed(o).includes(`replace ${c}`), changed(o).join(", "));
+                }
                 assert.ok(changed(o).includes("replace registry-mirror-container"), changed(o).join(", "));
                 assert.ok(!changed(o).some((c) => c.endsWith("-trust")), "nodes are not re-run");
                 assert.deepEqual(sshSessions(), ssh);
                 const r = await skopeo(["inspect", "--cert-dir", state.client.certDir, "--authfile", state.client.authfile, "--format", "{{.Digest}}",
                     `docker://${live.registry}/test/app:1`], env);
                 assert.equal(r.stdout.trim(), state.pushedDigest, r.stderr);
-                const logs = await run("docker", ["-H", env.dockerHost, "logs", live.config.containerName]);
+                const logs = await run("docker", ["-H", env.dockerHost, "logs", live.pullOnly ? `${live.config.containerName}-writer` : live.config.containerName]);
                 assert.match(logs.stdout + logs.stderr, /version=v3\.1\.2/, "the 3 line serves");
                 await noChanges();
             });

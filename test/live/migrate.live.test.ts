@@ -57,7 +57,7 @@ describe("live: migrating from the manual recipe", () => {
         assert.match(out.migration, /^copied: \d+ files, \d+ KiB from volume \S+ of container recipe-a into registry-recipe-a-data$/m);
         assert.match(out.migration, /^removed: container recipe-a; its data stays in volume \S+ until you delete it/m);
         assert.equal(await state("recipe-a"), "absent");
-        const client = clientFiles(work, "new-login", out.dockerConfigJson, out.caCertificatePem);
+        const client = clientFiles(work, "new-login", out.pushDockerConfigJson, out.caCertificatePem);
         const ref = `${RECIPE_HOST}:5700/data-service:latest`;
         const withNew = await inspectDigest(env, ref, `pulumi:${NEW_PASSWORD}`, client.certDir);
         assert.equal(withNew.code, 0, withNew.stderr);
@@ -76,7 +76,7 @@ describe("live: migrating from the manual recipe", () => {
         const o = await stack.up();
         assert.equal(o.code, 0, `${o.errors.map((e) => e.message).join("\n")}\n${o.stderr.slice(-3000)}`);
         const out = JSON.parse((await stack.must(["stack", "output", "--json", "--show-secrets"])).stdout);
-        const client = clientFiles(work, "after-retire", out.dockerConfigJson, out.caCertificatePem);
+        const client = clientFiles(work, "after-retire", out.pushDockerConfigJson, out.caCertificatePem);
         const ref = `${RECIPE_HOST}:5700/data-service@${recipe.digest}`;
         const withOld = await inspectDigest(env, ref, `${RECIPE_USER}:${RECIPE_PASSWORD}`, client.certDir);
         assert.notEqual(withOld.code, 0, "the recipe's login is retired");
@@ -112,7 +112,7 @@ describe("live: migrating from the manual recipe", () => {
         assert.equal(fixed.code, 0, `${fixed.errors.map((e) => e.message).join("\n")}\n${fixed.stderr.slice(-3000)}`);
         assert.equal(await state("recipe-b"), "absent");
         const out = JSON.parse((await s.must(["stack", "output", "--json", "--show-secrets"])).stdout);
-        const client = clientFiles(work, "b", out.dockerConfigJson, out.caCertificatePem);
+        const client = clientFiles(work, "b", out.pushDockerConfigJson, out.caCertificatePem);
         assert.equal((await inspectDigest(env, `${RECIPE_HOST}:5701/data-service:latest`, `pulumi:${NEW_PASSWORD}`, client.certDir)).digest, b.digest);
     });
 

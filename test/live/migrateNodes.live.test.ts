@@ -121,11 +121,12 @@ describe("live: the recipe's nodes and regcred, taken over with the registry", (
         assert.equal((await ctrPull("pulumi", NEW_PASSWORD, true)).trim(), recipe.digest);
         // the recipe's login is gone (keepLogin was not set)
         assert.ok((await dockerdPull(RECIPE_USER, RECIPE_PASSWORD)).code !== 0, "the recipe's login is refused");
-        // regcred holds the program's login now
+        // regcred holds the program's pull login now (never the push login)
         const sec = await kubectl(["-n", NS, "get", "secret", "regcred", "-o", "jsonpath={.data.\\.dockerconfigjson}"]);
         const auths = JSON.parse(Buffer.from(sec.stdout, "base64").toString()).auths;
-        assert.equal(auths[REG].username, "pulumi");
-        assert.equal(auths[REG].password, NEW_PASSWORD);
+        assert.equal(auths[REG].username, "pull");
+        assert.notEqual(auths[REG].password, NEW_PASSWORD);
+        assert.equal((await ctrPull("pull", auths[REG].password, true)).trim(), recipe.digest);
         const p = await stack.preview(["--expect-no-changes"]);
         assert.equal(p.code, 0, p.stderr.slice(-2000));
     });

@@ -31,7 +31,7 @@ export async function pullOnNode(n: LiveNode, authfile: string, user: string, pa
 export function nodeChecks(): void {
     describe("live: every node trusts the registry the scoped way", () => {
         const authOnNode = () => path.join(work, "client", "auth.json"); // /tmp is shared with the nodes
-        const { registry, user, hostname } = live;
+        const { registry, hostname } = live;
 
         for (const n of env.nodes.filter((x) => live.config.nodes.some((c: { name: string }) => c.name === x.name))) {
             it(`node ${n.name} (${n.runtime}${n.user !== "root" ? `, via sudo as ${n.user}` : ""}): its trust works`, async () => {
@@ -47,10 +47,11 @@ export function nodeChecks(): void {
                     const cfg = await nodeExec(env, n.name, "cat /etc/containerd/config.toml");
                     assert.match(cfg.stdout, /config_path\s*=\s*"\/etc\/containerd\/certs\.d"/);
                 }
-                assert.equal(await pullOnNode(n, authOnNode(), user, state.password), state.pushedDigest);
+                // nodes pull with the pull login, as the pull secret does
+                assert.equal(await pullOnNode(n, authOnNode(), state.pullUser, state.pullPassword), state.pushedDigest);
                 if (n.runtime === "containerd") {
                     // and as kubelet pulls: through the running containerd's CRI plugin, which reads hosts.toml per pull
-                    const imageRef = await criPull(n.containerdSocket!, `${registry}/test/app:1`, user, state.password);
+                    const imageRef = await criPull(n.containerdSocket!, `${registry}/test/app:1`, state.pullUser, state.pullPassword);
                     assert.match(imageRef, /^sha256:[0-9a-f]{64}$/);
                 }
                 const daemon = await nodeExec(env, n.name, "cat /etc/docker/daemon.json 2>/dev/null || true");

@@ -170,10 +170,11 @@ describe("live: README.md followed literally on the dev stack", () => {
         assert.equal(shown.dockerConfigJson, "[secret]");
         const values = JSON.parse((await m.inDir(dir, ["pulumi", "stack", "output", "--json", "--show-secrets"], stateEnv)).stdout) as Record<string, unknown>;
         const auths = (JSON.parse(values.dockerConfigJson as string) as { auths: Record<string, { username: string; password: string }> }).auths;
-        assert.equal(auths[REGISTRY]?.username, "admin");
+        // a consumer gets the pull login
+        assert.equal(auths[REGISTRY]?.username, "pull");
         const password = auths[REGISTRY].password;
         // nowhere in clear in the backend: neither the registry's state nor the consumer's
-        const forms = secretForms({ password, auth: Buffer.from(`admin:${password}`).toString("base64") });
+        const forms = secretForms({ password, auth: Buffer.from(`pull:${password}`).toString("base64") });
         const stateFiles = filesUnder(path.join(m.clone, ".pulumi"));
         assert.ok(stateFiles.some((f) => f.includes(`${path.sep}readme-consumer${path.sep}`)), "the consumer's state is on the same backend");
         for (const f of stateFiles) assert.deepEqual(leaks(fs.readFileSync(f, "utf8"), forms), [], f);

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { isIpv4 } from "../../components/config";
 import { run } from "./cli";
 import { configure, env, live, log, readOutputs, stack, state, work } from "./context";
+import { accessChecks } from "./access.live";
 import { consumerChecks } from "./consumer.live";
 import { KUBECONFIG, kubernetesChecks, prepareCluster } from "./kubernetes.live";
 import { lifecycleChecks } from "./lifecycle.live";
@@ -66,10 +67,20 @@ describe("live: the registry the program declares", () => {
         const o = state.outputs;
         assert.equal(o.registryHost, registry);
         assert.equal(o.registryUrl, `https://${registry}`);
-        assert.deepEqual([...state.secretOutputs].sort(), ["dockerConfigJson", "password"]);
+        assert.deepEqual([...state.secretOutputs].sort(), ["dockerConfigJson", "password", "pushDockerConfigJson", "pushPassword"]);
         assert.ok(Date.parse(o.certificateExpiry) > Date.now() + 24 * 3600_000);
+        // dockerConfigJson: the pull login; the push login apart (the same one with access.pullOnly false)
         const auth = JSON.parse(o.dockerConfigJson).auths[registry];
-        assert.equal(Buffer.from(auth.auth, "base64").toString(), `${user}:${state.password}`);
+        assert.equal(Buffer.from(auth.auth, "base64").toString(), `${o.username}:${o.password}`);
+        const push = JSON.parse(o.pushDockerConfigJson).auths[registry];
+        assert.equal(Buffer.from(push.auth, "base64").toString(), `${user}:${state.password}`);
+        assert.equal(o.pushUsername, user);
+        if (live.pullOnly) {
+            assert.equal(o.username, live.config.access.pullUsername ?? "pull");
+            assert.notEqual(o.password, o.pushPassword);
+        } else {
+            assert.equal(o.dockerConfigJson, o.pushDockerConfigJson);
+        }
     });
 
     it("TLS: verifies with the CA, for every SAN, and the leaf is not the CA", async () => {
@@ -93,7 +104,8 @@ describe("live: the registry the program declares", () => {
     it("TLS: answers only over TLS; the debug listener is not published", async () => {
         const r = await plainHttpGet(env.hostAddress, port);
         assert.equal(r.status, 400);
-        assert.match(r.body, /HTTP request to an HTTPS server/);
+        // the registry's words, or its front's
+        assert.match(r.body, live.pullOnly ? /plain HTTP request was sent to HTTPS port/ : /HTTP request to an HTTPS server/);
         // the debug listener (5001 in the container) is published nowhere: 5000 is the only port
         const ports = await run("docker", ["-H", env.dockerHost, "inspect", "--format", "{{json .NetworkSettings.Ports}}", live.config.containerName]);
         assert.deepEqual(Object.keys(JSON.parse(ports.stdout)), ["5000/tcp"], ports.stdout);
@@ -156,6 +168,7 @@ describe("live: the registry the program declares", () => {
 
 // the sections that go on with the same stack, in this order
 nodeChecks();
+accessChecks();
 mirrorChecks();
 mirrorExpiryChecks();
 consumerChecks();

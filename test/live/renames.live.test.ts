@@ -24,7 +24,7 @@ async function upOk(): Promise<string[]> {
 /** The image pushed before pulls by its digest with the stack's current outputs. */
 async function pullsByDigest(name: string): Promise<void> {
     const out = JSON.parse((await stack.must(["stack", "output", "--json", "--show-secrets"])).stdout);
-    const client = clientFiles(work, name, out.dockerConfigJson, out.caCertificatePem);
+    const client = clientFiles(work, name, out.pushDockerConfigJson, out.caCertificatePem);
     const r = await skopeo(["inspect", "--cert-dir", client.certDir, "--authfile", client.authfile, "--format", "{{.Digest}}",
         `docker://${out.registryHost}/renames/app@${digest}`], env);
     assert.equal(r.code, 0, r.stderr);
@@ -32,7 +32,7 @@ async function pullsByDigest(name: string): Promise<void> {
 }
 
 async function mountedVolume(container: string): Promise<string> {
-    const r = await run("docker", ["-H", env.dockerHost, "inspect", "--format", "{{range .Mounts}}{{.Name}}{{end}}", container]);
+    const r = await run("docker", ["-H", env.dockerHost, "inspect", "--format", "{{range .Mounts}}{{.Name}}{{end}}", `${container}-writer`]);
     assert.equal(r.code, 0, r.stderr);
     return r.stdout.trim();
 }
@@ -50,7 +50,7 @@ describe("live: renames keep the registry's data", () => {
         const out = JSON.parse((await stack.must(["stack", "output", "--json", "--show-secrets"])).stdout);
         assert.equal(out.containerName, "registry-renames-a");
         assert.equal(await mountedVolume("registry-renames-a"), VOLUME);
-        const client = clientFiles(work, "first", out.dockerConfigJson, out.caCertificatePem);
+        const client = clientFiles(work, "first", out.pushDockerConfigJson, out.caCertificatePem);
         const digestFile = path.join(work, "pushed.digest");
         const r = await skopeo(["copy", "--digestfile", digestFile, "--src-daemon-host", env.dockerHost, "--dest-cert-dir", client.certDir,
             "--authfile", client.authfile, `docker-daemon:${env.testImage}`, `docker://${out.registryHost}/renames/app:1`], env);

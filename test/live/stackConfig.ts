@@ -46,6 +46,8 @@ export interface LiveStack {
     minTls: string;
     /** Whether the nodes get an /etc/hosts line (a DNS hostname). */
     hostsLines: boolean;
+    /** Two logins (access.pullOnly, the default): `user` pushes, the pull login only reads. */
+    pullOnly: boolean;
 }
 
 /**
@@ -74,6 +76,8 @@ export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: st
     cfg.image = registryImageFor(env, cfg.image ?? SCHEMA.image.default);
     if (cfg.dataHostPath === undefined) cfg.dataVolume = cfg.dataVolume ?? "live-registry-data";
     cfg.containerName = cfg.containerName ?? "live-registry";
+    // the front's nginx, built locally like the registry
+    cfg.access = { ...(cfg.access ?? {}), frontImage: env.frontImage };
     cfg.services = (cfg.services ?? []).map((s: any) => ({ ...s, context: path.resolve(ROOT, s.context) }));
     const hostsLines = !isIpv4(hostname);
     const wanted = opts.nodes ?? ["a", "b", "c", "d", "ctd2"];
@@ -104,6 +108,6 @@ export function liveStack(file: string, env: LiveEnv, opts: { bindAddresses?: st
     }
     return {
         config: cfg, secrets, hostname, port, registry: `${hostname}:${port}`, user: cfg.username ?? "admin",
-        minTls: cfg.tls?.minVersion ?? "tls1.2", hostsLines,
+        minTls: cfg.tls?.minVersion ?? "tls1.2", hostsLines, pullOnly: cfg.access.pullOnly !== false,
     };
 }

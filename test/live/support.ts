@@ -37,6 +37,8 @@ export interface LiveEnv {
     registryImages: Record<"2" | "3", string>;
     /** The line the program's default image is on. */
     registryImage: string;
+    /** The locally built stand-in for the official nginx image: Debian 12's nginx 1.22.1, FROM scratch. */
+    frontImage: string;
     testImage: string;
     layersImage: string;
     hostAddress: string;
@@ -89,26 +91,26 @@ export function diffSnapshots(a: Map<string, string>, b: Map<string, string>, ig
         .map((k) => `${k}: ${a.get(k) ?? "(absent)"} -> ${b.get(k) ?? "(absent)"}`);
 }
 
-export interface HttpAnswer { status: number; body: string; cert?: tls.PeerCertificate }
+export interface HttpAnswer { status: number; body: string; cert?: tls.PeerCertificate; headers?: Record<string, string | string[] | undefined> }
 
-/** One HTTPS GET to the registry's published address, with the given trust and credentials. */
+/** One HTTPS request (GET unless told) to the registry's published address, with the given trust and credentials. */
 export function httpsGet(opts: { host: string; port: number; servername: string; path?: string; ca?: string; auth?: string;
-    minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; ciphers?: string }): Promise<HttpAnswer> {
+    minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; ciphers?: string; method?: string; body?: string; contentType?: string }): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
         const req = https.request({
-            host: opts.host, port: opts.port, path: opts.path ?? "/v2/", method: "GET", servername: opts.servername,
+            host: opts.host, port: opts.port, path: opts.path ?? "/v2/", method: opts.method ?? "GET", servername: opts.servername,
             ca: opts.ca, auth: opts.auth, minVersion: opts.minVersion, maxVersion: opts.maxVersion, ciphers: opts.ciphers,
-            headers: { host: `${opts.servername}:${opts.port}` }, agent: false, timeout: 10_000,
+            headers: { host: `${opts.servername}:${opts.port}`, ...(opts.contentType ? { "content-type": opts.contentType } : {}) }, agent: false, timeout: 10_000,
             checkServerIdentity: (_h, cert) => tls.checkServerIdentity(opts.servername, cert),
         }, (res) => {
             let body = "";
             const cert = (res.socket as tls.TLSSocket).getPeerCertificate();
             res.on("data", (d) => (body += d));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body, cert }));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body, cert, headers: res.headers }));
         });
         req.on("error", reject);
         req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.end();
+        req.end(opts.body);
     });
 }
 

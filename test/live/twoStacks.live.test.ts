@@ -70,7 +70,7 @@ describe("live: two stacks on the same nodes", () => {
             await p.stack.configure(p.config, { password: p.password });
             await must(p.stack.up());
             const out = JSON.parse((await p.stack.must(["stack", "output", "--json", "--show-secrets"])).stdout);
-            const client = clientFiles(work, p.stack.name, out.dockerConfigJson, out.caCertificatePem);
+            const client = clientFiles(work, p.stack.name, out.pushDockerConfigJson, out.caCertificatePem);
             const digestFile = path.join(work, `${p.stack.name}.digest`);
             const r = await skopeo(["copy", "--digestfile", digestFile, "--src-daemon-host", env.dockerHost, "--dest-cert-dir", client.certDir,
                 "--authfile", client.authfile, `docker-daemon:${env.testImage}`, `docker://${p.registry}/pair/app:1`], env);

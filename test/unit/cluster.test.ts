@@ -67,14 +67,19 @@ describe("cluster: the pods' environment", () => {
         assert.equal(env.REGISTRY_STORAGE_REDIRECT_DISABLE, "true");
         assert.equal(env.REGISTRY_STORAGE_DELETE_ENABLED, "false");
         // the whole map, never the leaf form that panics or is ignored
-        assert.equal(env.REGISTRY_STORAGE_MAINTENANCE, "{readonly: {enabled: false}}");
+        assert.equal(env.REGISTRY_STORAGE_MAINTENANCE, "{readonly: {enabled: false}, uploadpurging: {enabled: true, age: 168h, interval: 24h, dryrun: false}}");
+        assert.equal(env.REGISTRY_HTTP_ADDR, "0.0.0.0:5000");
+        assert.equal(env.REGISTRY_HTTP_DEBUG_ADDR, "127.0.0.1:5001");
         assert.ok(!Object.keys(env).some((k) => k.startsWith("REGISTRY_STORAGE_MAINTENANCE_")));
         assert.equal(env.SSL_CERT_DIR, `/etc/ssl/certs:${envs.S3_CA_DIR}`);
         assert.deepEqual(env.REGISTRY_STORAGE_S3_ACCESSKEY, { secretKeyRef: { name: "r", key: "s3-access-key" } });
         assert.deepEqual(env.REGISTRY_HTTP_SECRET, { secretKeyRef: { name: "r", key: "http-secret" } });
         assert.equal(env.REGISTRY_HTTP_DRAINTIMEOUT, "30s");
-        const ro = Object.fromEntries(envs.clusterEnv({ ...opts, readOnly: true, s3: { ...opts.s3, redirect: true, keys: false, ca: false, endpoint: "http://s3:9000" } }).map((e) => [e.name, e.value]));
+        const ro = Object.fromEntries(envs.clusterEnv({ ...opts, readOnly: true, addr: "127.0.0.1:5002", debugAddr: "127.0.0.1:5012",
+            s3: { ...opts.s3, redirect: true, keys: false, ca: false, endpoint: "http://s3:9000" } }).map((e) => [e.name, e.value]));
         assert.equal(ro.REGISTRY_STORAGE_MAINTENANCE, "{readonly: {enabled: true}, uploadpurging: {enabled: false}}");
+        assert.equal(ro.REGISTRY_HTTP_ADDR, "127.0.0.1:5002");
+        assert.equal(ro.REGISTRY_HTTP_DEBUG_ADDR, "127.0.0.1:5012");
         assert.equal(ro.REGISTRY_STORAGE_REDIRECT_DISABLE, "false");
         assert.equal(ro.REGISTRY_STORAGE_S3_SECURE, "\"false\"");
         assert.ok(!("REGISTRY_STORAGE_S3_ACCESSKEY" in ro) && !("SSL_CERT_DIR" in ro));
@@ -82,9 +87,10 @@ describe("cluster: the pods' environment", () => {
 });
 
 describe("cluster: the objects", () => {
+    // one login, one container per pod (the pull-only shape: access.test.ts)
     const deploy = async (password: string) => {
         reset();
-        const s = config.parseSettings({ ...base, password, cluster: { s3: S3, replicas: 3 } }, "dev");
+        const s = config.parseSettings({ ...base, password, access: { pullOnly: false }, cluster: { s3: S3, replicas: 3 } }, "dev");
         const r = new reg.PrivateRegistry("registry", { settings: config.withSecrets(s), id: "private-registry-dev" }, { transformations: [captureOptions] });
         await valueOf(r.cluster!.serviceName);
         await settle();
@@ -103,7 +109,9 @@ describe("cluster: the objects", () => {
         assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } });
         assert.equal(pod.automountServiceAccountToken, false);
         assert.equal(pod.topologySpreadConstraints[0].whenUnsatisfiable, "ScheduleAnyway");
+        assert.deepEqual(pod.containers.map((x: { name: string }) => x.name), ["registry"]);
         const c = pod.containers[0];
+        assert.deepEqual(c.ports, [{ name: "https", containerPort: 5000 }]);
         assert.deepEqual(c.securityContext, { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
         assert.equal(c.readinessProbe.httpGet.path, "/");
         assert.ok(c.livenessProbe.tcpSocket, "liveness does not follow the store");
@@ -119,7 +127,9 @@ describe("cluster: the objects", () => {
         assert.equal(pdb.inputs.spec.unhealthyPodEvictionPolicy, "AlwaysAllow");
         const secret = byType("kubernetes:core/v1:Secret").find((x) => x.inputs.type === "Opaque")!;
         assert.equal(secret.inputs.stringData["s3-access-key"], "\"0123456789\"");
-        assert.match(secret.inputs.stringData.htpasswd, /^admin:\$2/);
+        assert.match(secret.inputs.stringData.htpasswd, /^admin:\$2[^\n]*\n$/);
+        assert.deepEqual(Object.keys(secret.inputs.stringData).sort(), ["htpasswd", "http-secret", "s3-access-key", "s3-secret-key"]);
+        assert.equal(byType("kubernetes:core/v1:ConfigMap").length, 0, "no front configuration");
         const tls = byType("kubernetes:core/v1:Secret").find((x) => x.inputs.type === "kubernetes.io/tls")!;
         assert.match(tls.inputs.stringData["tls.key"], /PRIVATE KEY/);
     });

@@ -180,12 +180,13 @@ describe("RegistryServer", () => {
         assert.equal(ctr.inputs.image, `sha256:${crypto.createHash("sha256").update("registry:3.1.2").digest("hex")}`);
         assert.equal(ctr.inputs.restart, "always");
         assert.equal(ctr.inputs.networkMode, "bridge");
-        assert.deepEqual(ctr.inputs.volumes, [{ volumeName: "registry-test-data", containerPath: "/var/lib/registry" }]);
+        assert.deepEqual(ctr.inputs.volumes, [{ volumeName: "registry-test-data", containerPath: "/var/lib/registry", readOnly: false }]);
         assert.equal(one("docker:index/volume:Volume").inputs.name, "registry-test-data");
         const env = ctr.inputs.envs as string[];
         for (const e of ["REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm", "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd",
             "REGISTRY_HTTP_ADDR=0.0.0.0:5000", "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/registry.crt", "REGISTRY_HTTP_TLS_KEY=/certs/registry.key",
-            "REGISTRY_HTTP_TLS_MINIMUMTLS=tls1.3"]) {
+            "REGISTRY_HTTP_TLS_MINIMUMTLS=tls1.3", "REGISTRY_STORAGE_DELETE_ENABLED=false",
+            "REGISTRY_STORAGE_MAINTENANCE={readonly: {enabled: false}, uploadpurging: {enabled: true, age: 168h, interval: 24h, dryrun: false}}"]) {
             assert.ok(env.includes(e), `missing ${e}`);
         }
         assert.ok(env.some((e) => /^REGISTRY_HTTP_SECRET=\w{32}$/.test(e)));
@@ -214,7 +215,7 @@ describe("RegistryServer", () => {
     it("a host path instead of a volume", async () => {
         await server({ dataHostPath: "/srv/registry" });
         assert.equal(byType("docker:index/volume:Volume").length, 0);
-        assert.deepEqual(one("docker:index/container:Container").inputs.volumes, [{ hostPath: "/srv/registry", containerPath: "/var/lib/registry" }]);
+        assert.deepEqual(one("docker:index/container:Container").inputs.volumes, [{ hostPath: "/srv/registry", containerPath: "/var/lib/registry", readOnly: false }]);
     });
 
     it("ssh:// docker host and its ssh options go to the provider", async () => {
@@ -329,6 +330,8 @@ describe("PrivateRegistry (the whole graph)", () => {
             nodes: [{ name: "a", host: "10.0.0.2", privateKey: sshKey, runtime: "docker" }, { name: "b", host: "10.0.0.3", privateKey: sshKey, runtime: "containerd" }],
             kubernetes: { context: "k" },
             services: [{ name: "api", context: "." }],
+            // one login (the pull-only graph: access.test.ts)
+            access: { pullOnly: false },
         });
         const reg = new c.PrivateRegistry("registry", { settings: s, id: "private-registry-test" }, { transformations: [captureOptions] });
         await valueOf(reg.images!.refs);
@@ -342,6 +345,8 @@ describe("PrivateRegistry (the whole graph)", () => {
         assert.equal(ctr.inputs.uploads.find((u: { file: string }) => u.file === "/certs/registry.crt").content, await valueOf(reg.certificate.certPem));
         assert.equal(ctr.inputs.uploads.find((u: { file: string }) => u.file === "/auth/htpasswd").content, await valueOf(reg.credentials.htpasswd));
         assert.equal(one("kubernetes:core/v1:Secret").inputs.stringData[".dockerconfigjson"], await valueOf(reg.credentials.dockerConfigJson));
+        assert.equal(reg.pushCredentials, reg.credentials, "one login");
+        assert.equal(byType("private-registry:index:RegistryCredentials").length, 1);
         const img = one("docker:index/image:Image");
         assert.ok((img.opts?.dependsOn as pulumi.Resource[] | undefined)?.includes(reg.server!.container), "images depend on the container");
         // parentage from URNs: every resource sits under the top component

@@ -75,6 +75,7 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
     const pki = makePki("reg.example");
     const given: Record<string, unknown> = {
         password: "a-given-password",
+        "access.pullPassword": "a-given-pull-password",
         "tls.privateKeyPem": pki.keyPem,
         "nodes[].privateKey": sshKey,
         "kubernetes.kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n",
@@ -85,6 +86,7 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
     const config = {
         "private-registry:hostname": "reg.example",
         "private-registry:password": "a-given-password",
+        "private-registry:access": JSON.stringify({ pullPassword: "a-given-pull-password" }),
         "private-registry:tls": JSON.stringify({ certificatePem: pki.certPem, privateKeyPem: pki.keyPem, caCertificatePem: pki.caCertPem }),
         "private-registry:nodes": JSON.stringify([{ host: "10.0.0.5", privateKey: sshKey, runtime: "docker" }]),
         "private-registry:kubernetes": JSON.stringify({ kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n" }),
@@ -102,7 +104,7 @@ describe("readSettings: through pulumi.Config, secrets stay secret", () => {
 
     it("every key the schema marks secret leaves the settings as a secret Output, also when the stack holds it in plain text", async () => {
         assert.deepEqual(secretPaths(SCHEMA).sort(), Object.keys(given).sort(), "each secret key of the schema has a case here");
-        for (const mode of modes) for (const secretKeys of [[], ["private-registry:password", "private-registry:tls", "private-registry:nodes", "private-registry:kubernetes", ...Object.keys(mode.config)]]) {
+        for (const mode of modes) for (const secretKeys of [[], ["private-registry:password", "private-registry:access", "private-registry:tls", "private-registry:nodes", "private-registry:kubernetes", ...Object.keys(mode.config)]]) {
             const all = { ...config, ...mode.config };
             // in plain text the stack must opt in, or a CI run stops (test/unit/plaintextSecrets.test.ts)
             pulumi.runtime.setAllConfig(secretKeys.length ? all : { ...all, "private-registry:allowPlaintextSecrets": "true" }, secretKeys);

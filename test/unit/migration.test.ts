@@ -23,8 +23,10 @@ after(() => {
     functions["command:local:run"] = answerCheck;
 });
 
+// one login, one container that takes the old one's place (the take-over behind a front: access.test.ts)
 const registry = (raw: Record<string, unknown>) =>
-    new reg.PrivateRegistry("registry", { settings: config.parseSettings(raw, "test"), id: "private-registry-test" }, { transformations: [captureOptions] });
+    new reg.PrivateRegistry("registry", { settings: config.parseSettings({ access: { pullOnly: false }, ...raw }, "test"), id: "private-registry-test" },
+        { transformations: [captureOptions] });
 
 describe("migrate: config", () => {
     it("fromContainer is required, a docker name, and not one of this stack's containers", () => {

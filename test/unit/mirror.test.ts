@@ -65,7 +65,8 @@ describe("the mirror container", () => {
     it("a second registry on the same engine and image: no login, proxy settings, its own port, volume and names; the upstream password secret", async () => {
         reset();
         const { PrivateRegistry } = await import("../../components/PrivateRegistry");
-        const s = parseSettings({ hostname: "reg.example", mirror: { username: "hub", password: "hub-token" }, nodes: [node()] }, "test");
+        // one login: the registry is one container beside the mirror's
+        const s = parseSettings({ hostname: "reg.example", mirror: { username: "hub", password: "hub-token" }, nodes: [node()], access: { pullOnly: false } }, "test");
         const r = new PrivateRegistry("registry", { settings: s, id: "private-registry-test" }, { transformations: [captureOptions] });
         await valueOf(r.server!.containerName);
         await settle();
@@ -77,7 +78,7 @@ describe("the mirror container", () => {
         const mirror = ctrs.find((c) => c.inputs.name === "registry-test-mirror")!;
         assert.equal(mirror.inputs.image, reg.inputs.image);
         assert.deepEqual(mirror.inputs.ports.map((p: { external: number }) => p.external), [5001]);
-        assert.deepEqual(mirror.inputs.volumes, [{ volumeName: "registry-test-mirror-data", containerPath: "/var/lib/registry" }]);
+        assert.deepEqual(mirror.inputs.volumes, [{ volumeName: "registry-test-mirror-data", containerPath: "/var/lib/registry", readOnly: false }]);
         const envs = mirror.inputs.envs as string[];
         for (const e of ["REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io", "REGISTRY_PROXY_USERNAME=hub", "REGISTRY_PROXY_PASSWORD=hub-token",
             "OTEL_TRACES_EXPORTER=none", "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/registry.crt"]) {
@@ -88,6 +89,7 @@ describe("the mirror container", () => {
         assert.ok((reg.inputs.envs as string[]).includes("REGISTRY_STORAGE_DELETE_ENABLED=false"), "the registry deletes nothing");
         assert.ok(!envs.some((e) => e.startsWith("REGISTRY_PROXY_TTL=")), "the registry's own TTL unless one is set");
         assert.ok(!envs.some((e) => e.startsWith("REGISTRY_AUTH")), "no login");
+        assert.ok(!envs.some((e) => e.startsWith("REGISTRY_STORAGE_MAINTENANCE=")), "the mirror keeps the image's maintenance");
         assert.ok(!(reg.inputs.envs as string[]).some((e) => e.startsWith("REGISTRY_PROXY")), "the registry itself is no proxy");
         assert.deepEqual(mirror.inputs.uploads.map((u: { file: string }) => u.file), ["/certs/registry.crt", "/certs/registry.key"]);
         const volumes = byType("docker:index/volume:Volume");
@@ -99,7 +101,7 @@ describe("the mirror container", () => {
     it("several addresses: one cache (and so one expiry scheduler) per mirror container; registry replicas share theirs", async () => {
         reset();
         const { PrivateRegistry } = await import("../../components/PrivateRegistry");
-        new PrivateRegistry("registry", { settings: parseSettings({ bindAddress: ["10.1.0.1", "127.0.0.1"], mirror: {} }, "test"), id: "private-registry-test" });
+        new PrivateRegistry("registry", { settings: parseSettings({ bindAddress: ["10.1.0.1", "127.0.0.1"], mirror: {}, access: { pullOnly: false } }, "test"), id: "private-registry-test" });
         await settle();
         const root = (name: string) => (byType("docker:index/container:Container").find((c) => c.inputs.name === name)!.inputs.envs as string[])
             .filter((e) => e.startsWith("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="));

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The live suite's images, built FROM scratch on the suite's dockerd (up.sh runs this; no registry is
 # reachable): the registry:2 line from Debian's docker-registry, the registry:3 line from the
-# distribution v3 module (test/engine/build.sh registry), a busybox test image and a many-layer image.
+# distribution v3 module (test/engine/build.sh registry), an nginx image from Debian's nginx package,
+# a busybox test image and a many-layer image.
 # Needs DOCKER_HOST and the names up.sh passes in the environment.
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${LIVE_DIR:?}" "${BUSYBOX:?}" "${PYTHON:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY3_IMAGE:?}" "${TEST_IMAGE:?}" "${LAYERS_IMAGE:?}" "${LAYER_COUNT:?}"
+: "${LIVE_DIR:?}" "${BUSYBOX:?}" "${PYTHON:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY3_IMAGE:?}" "${FRONT_IMAGE:?}" \
+  "${TEST_IMAGE:?}" "${LAYERS_IMAGE:?}" "${LAYER_COUNT:?}"
 die() { echo "images.sh: ERROR: $*" >&2; exit 1; }
 add_busybox() { # rootfs: static busybox at /bin/busybox plus one relative symlink per applet (one process,
   # not ~270 ln forks), i.e. what `busybox --install -s /bin` does inside the image
@@ -107,6 +109,85 @@ EOF2
     die "building $REGISTRY3_IMAGE failed: $(cat "$ctx/build.log")"
 }
 
+# Debian's nginx package, unpacked once per version into the tools cache test/engine/lib.sh uses
+# (fetched with apt-get download, never installed: its postinst would start a server on :80); when apt
+# cannot fetch it, the newest unpacked one. Prints the dir holding usr/sbin/nginx.
+NGINX_UPSTREAM=1.22.1   # bookworm's line; FRONT_IMAGE's tag names it
+nginx_deb() {
+  local cache version dir scratch log
+  # shellcheck source-path=SCRIPTDIR source=../../engine/lib.sh
+  cache=$(. "$HERE/../../engine/lib.sh" && echo "$TOOLS_CACHE") || die "test/engine/lib.sh failed"
+  candidate() { apt-cache policy nginx 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
+  version=$(candidate)
+  if [[ $version != "$NGINX_UPSTREAM"-* ]]; then apt-get update -qq >/dev/null 2>&1 || true; version=$(candidate); fi
+  dir=$cache/nginx-deb-$version
+  if [[ $version == "$NGINX_UPSTREAM"-* ]] && [ ! -e "$dir/.complete" ]; then
+    scratch=$(mktemp -d "$cache/.build-nginx-deb-XXXXXX")
+    if { (cd "$scratch" && apt-get download -o APT::Sandbox::User=root "nginx=$version") &&
+      dpkg-deb -x "$scratch"/nginx_*.deb "$scratch/root" && [ -x "$scratch/root/usr/sbin/nginx" ]; } >"$scratch.log" 2>&1; then
+      rm -f "$scratch"/nginx_*.deb
+      touch "$scratch/.complete"
+      [ -e "$dir/.complete" ] || rm -rf "$dir"
+      mv -T "$scratch" "$dir" 2>/dev/null || true   # another up.sh may have won the race
+    fi
+    log=$(cat "$scratch.log")
+    rm -rf "$scratch" "$scratch.log"
+  fi
+  if [ ! -e "$dir/.complete" ]; then
+    dir=$(printf '%s\n' "$cache/nginx-deb-$NGINX_UPSTREAM"-*/.complete | sort -V | tail -n 1)
+    [ -e "$dir" ] || die "no nginx $NGINX_UPSTREAM from apt (candidate '$version'; Debian 12 needed) nor cached: ${log:-}"
+    dir=${dir%/.complete}
+    echo "images.sh: apt cannot fetch nginx $NGINX_UPSTREAM; using ${dir##*/}: ${log:-}" >&2
+  fi
+  printf '%s\n' "$dir/root"
+}
+
+# The stand-in for nginx:1.22: Debian's binary and the libraries it links, and a harmless default config.
+# Its log and temp dirs are world-writable, so it also runs as nobody (65534) with temp paths under /tmp.
+build_front_image() {
+  local ctx=$LIVE_DIR/build/front r=$LIVE_DIR/build/front/rootfs src libs lib
+  src=$(nginx_deb)
+  libs=$(ldd "$src/usr/sbin/nginx") || die "ldd $src/usr/sbin/nginx failed"
+  [[ $libs != *"not found"* ]] || die "nginx needs a library the host lacks: $libs"
+  mkdir -p "$r"/{etc/nginx,usr/sbin,var/log/nginx,var/lib/nginx,run,usr/share/nginx/html}
+  chmod 1777 "$r"/{var/log/nginx,var/lib/nginx,run}
+  add_busybox "$r"
+  cp "$src/usr/sbin/nginx" "$r/usr/sbin/nginx"
+  while read -r lib; do
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done < <(grep -o '/[^ ]*' <<<"$libs")
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$r/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\nnobody:x:65534:\n' > "$r/etc/group"
+  echo 'hosts: files dns' > "$r/etc/nsswitch.conf"
+  echo '<!DOCTYPE html><title>nginx</title><p>nginx (live-suite image)</p>' > "$r/usr/share/nginx/html/index.html"
+  cat > "$r/etc/nginx/nginx.conf" <<'EOF'
+worker_processes 1;
+error_log stderr;
+pid /run/nginx.pid;
+events { worker_connections 256; }
+http {
+  types { text/html html; text/plain txt; }
+  default_type application/octet-stream;
+  access_log /dev/stdout;
+  server {
+    listen 80;
+    root /usr/share/nginx/html;
+  }
+}
+EOF
+  cat > "$ctx/Dockerfile" <<'EOF'
+FROM scratch
+COPY rootfs/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+EXPOSE 80
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]
+EOF
+  docker build -q -t "$FRONT_IMAGE" "$ctx" >/dev/null 2>"$ctx/build.log" ||
+    die "building $FRONT_IMAGE failed: $(cat "$ctx/build.log")"
+}
+
 build_test_image() {
   local ctx=$LIVE_DIR/build/busybox
   add_busybox "$ctx/rootfs"
@@ -163,7 +244,10 @@ build_registry_image &
 r2=$!
 build_registry3_image &
 r3=$!
+build_front_image &
+rf=$!
 build_test_image
 build_layers_image
 wait "$r2" || die "building $REGISTRY_IMAGE failed"
 wait "$r3" || die "building $REGISTRY3_IMAGE failed"
+wait "$rf" || die "building $FRONT_IMAGE failed"

@@ -114,7 +114,7 @@ sandbox_image() {
   ctr_ -n k8s.io images import "$sb/image.tar" >/dev/null || die "importing the sandbox image failed"
 }
 
-# live_images: the live suite's registry images and test image (env.json), from its dockerd, so pods run
+# live_images: the live suite's registry, nginx and test images (env.json), from its dockerd, so pods run
 # them with imagePullPolicy IfNotPresent; nothing when no live environment is up under $LIVE_DIR.
 IMAGES=()
 live_images() {
@@ -124,7 +124,7 @@ live_images() {
     return 0
   fi
   mapfile -t IMAGES < <(python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))
-print("\n".join([*e["registryImages"].values(), e["testImage"]]))' "$env")
+print("\n".join([*e["registryImages"].values(), e["frontImage"], e["frontImageDefault"], e["testImage"]]))' "$env")
   DOCKER_CONFIG=$LIVE_DIR/docker-cli docker -H "unix://$sock" save "${IMAGES[@]}" | ctr_ -n k8s.io images import - >/dev/null ||
     die "importing ${IMAGES[*]} from $sock failed"
 }
