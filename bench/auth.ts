@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     const deploy = async (line: Line, cost: number) => {
         const old = volume;
         volume = `bench-auth-${n++}`;
-        const r = await upOk(e, lineStack(line, { bcryptCost: String(cost), dataVolume: volume }));
+        const r = await upOk(e, lineStack(line, { bcryptCost: String(cost), dataVolume: volume, access: { pullOnly: false } }));
         if (old) await removeVolume(old); // its container is gone (replaced)
         const spec = await checkLine(e, line);
         const htpasswd = spec.uploads.find((u) => u.file === "/auth/htpasswd")!.content;

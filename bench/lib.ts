@@ -90,11 +90,16 @@ export function stackFile(file: string): Record<string, any> {
     return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(/^private-registry:/, ""), v]));
 }
 
-/** The default stack (Pulumi.dev.yaml: 127.0.0.1:5000, generated password, default bcrypt cost) on the live dockerd. */
+/**
+ * The default stack (Pulumi.dev.yaml: 127.0.0.1:5000, generated password, default bcrypt cost) on the live dockerd.
+ * Its front (access.pullOnly, the default) runs the suite's locally built nginx; `extra.access` adds to that.
+ */
 export function defaultStack(extra: Record<string, any> = {}): Record<string, any> {
     const cfg = stackFile("Pulumi.dev.yaml");
     delete cfg.bcryptCost; // the program's built-in default, whatever it is
-    return { ...cfg, dockerHost: env.dockerHost, image: env.registryImage, containerName: "bench-registry", ...extra };
+    const { access, ...rest } = extra;
+    return { ...cfg, dockerHost: env.dockerHost, image: env.registryImage, containerName: "bench-registry", ...rest,
+        access: { ...(cfg.access ?? {}), frontImage: env.frontImage, ...(access ?? {}) } };
 }
 
 /** The registry lines the live environment builds ("2", "3"), oldest first, and the one the program's default image is on. */
@@ -119,13 +124,19 @@ export function upOk(e: BenchStack, cfg: Record<string, any>): Promise<{ outputs
 
 export interface Client { registry: string; certDir: string; authfile: string; ca: string; basic: string }
 
-/** What a consumer of the stack outputs sets up: the CA in a cert dir and the docker config.json. */
+/**
+ * What a pushing consumer of the stack outputs (CI) sets up: the CA in a cert dir and the docker config.json of
+ * the push login (`pushDockerConfigJson`; `dockerConfigJson` is the pull login, which cannot push when
+ * access.pullOnly is on). A stack from before the two logins has only `dockerConfigJson`.
+ */
 export function client(dir: string, outputs: Record<string, any>): Client {
+    const push = outputs.pushDockerConfigJson !== undefined;
     fs.mkdirSync(path.join(dir, "certs"), { recursive: true });
     fs.writeFileSync(path.join(dir, "certs", "ca.crt"), outputs.caCertificatePem);
-    fs.writeFileSync(path.join(dir, "auth.json"), outputs.dockerConfigJson, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "auth.json"), push ? outputs.pushDockerConfigJson : outputs.dockerConfigJson, { mode: 0o600 });
+    const [user, password] = push ? [outputs.pushUsername, outputs.pushPassword] : [outputs.username, outputs.password];
     return { registry: outputs.registryHost, certDir: path.join(dir, "certs"), authfile: path.join(dir, "auth.json"),
-        ca: outputs.caCertificatePem, basic: Buffer.from(`${outputs.username}:${outputs.password}`).toString("base64") };
+        ca: outputs.caCertificatePem, basic: Buffer.from(`${user}:${password}`).toString("base64") };
 }
 
 /** Milliseconds per `GET /v2/` with credentials, `count` in a row on one kept-alive TLS connection. */
@@ -165,9 +176,15 @@ export const pull = (c: Client, repo: string, oci: string, tls = true) =>
 /** The registry container the program declared (as the engine created it). */
 export interface ContainerSpec { image: string; envs: string[]; uploads: { file: string; content: string; permissions?: string }[] }
 
+/**
+ * The registry container that takes pushes: the one that publishes the port, or behind the front
+ * (access.pullOnly) the writer; never the front's nginx nor the read-only reader.
+ */
 export async function declaredContainer(e: BenchStack): Promise<ContainerSpec> {
     const state = JSON.parse((await e.stack.must(["stack", "export", "--show-secrets"])).stdout);
-    const entry = (state.deployment.resources ?? []).find((x: any) => x.type === "docker:index/container:Container");
+    const registries = (state.deployment.resources ?? []).filter((x: any) => x.type === "docker:index/container:Container"
+        && !x.urn.includes(":RegistryFront$") && !/-reader$/.test(x.urn));
+    const entry = registries.find((x: any) => /-writer$/.test(x.urn)) ?? registries[0];
     if (!entry) throw new Error("the program declared no registry container");
     // with --show-secrets a secret reads {"<sig>": "…", "plaintext": "<JSON of the value>"}
     const plain = (v: any): any => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(v.plaintext) : v);

@@ -83,7 +83,8 @@ async function main(): Promise<void> {
         if (v.variant === "ours") {
             const old = volume;
             volume = `bench-tp-${n++}`;
-            c = ours = client(path.join(work, "client"), (await upOk(e, lineStack(v.line, { dataVolume: volume }))).outputs);
+            // the registry container publishing the port itself, as before the front (access.ts measures the front)
+            c = ours = client(path.join(work, "client"), (await upOk(e, lineStack(v.line, { dataVolume: volume, access: { pullOnly: false } }))).outputs);
             if (old) await removeVolume(old);
             await checkLine(e, v.line);
         } else {

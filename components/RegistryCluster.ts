@@ -135,11 +135,13 @@ export class RegistryCluster extends pulumi.ComponentResource {
         // alive while it listens: a store outage turns pods unready, it never restarts them all
         const livenessProbe = { tcpSocket: { port: CLUSTER_PORT }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 };
         // the registry itself, or (behind a front, on loopback) the reader and the writer
-        const registry = (containerName: string, containerEnv: typeof env, auth: string, serves: boolean) => ({
+        const registry = (containerName: string, containerEnv: typeof env, auth: string, behindFront: boolean) => ({
             name: containerName,
             image: args.image,
             imagePullPolicy: "IfNotPresent",
-            ...(serves ? { ports: [{ name: "https", containerPort: CLUSTER_PORT }], readinessProbe, livenessProbe } : {}),
+            // on the pod's address with the probes; behind the front on loopback, which no probe reaches (a registry that
+            // exits is restarted; the front's readiness follows the reader's store check)
+            ...(behindFront ? {} : { ports: [{ name: "https", containerPort: CLUSTER_PORT }], readinessProbe, livenessProbe }),
             env: containerEnv,
             resources: { requests: { cpu: args.cpu, memory: args.memory }, limits: { memory: args.memory } },
             securityContext: hardened,
@@ -189,8 +191,8 @@ export class RegistryCluster extends pulumi.ComponentResource {
                                     { name: "tmp", mountPath: "/tmp" },
                                 ],
                             }] : []),
-                            registry("registry", env, "auth", !args.access),
-                            ...(args.access ? [registry("writer", writerEnv, "push-auth", false)] : []),
+                            registry("registry", env, "auth", args.access !== undefined),
+                            ...(args.access ? [registry("writer", writerEnv, "push-auth", true)] : []),
                         ],
                         volumes: [
                             { name: "tls", secret: { secretName: tls.metadata.name, defaultMode: 0o440 } },

@@ -24,6 +24,15 @@ export interface RegistryFrontArgs {
     minTlsVersion: TlsVersion;
     /** A take-over's hooks and copy, on the containers that take the old registry's address. */
     takeover?: pulumi.CustomResourceOptions;
+    /** A take-over's check, which comes before anything is made on the docker host. */
+    checked?: pulumi.CustomResourceOptions;
+    /** The resources that published the address before (by bind address), which these replace. */
+    formerly?: { parent: pulumi.Resource; names: string[] };
+}
+
+/** The resource name of the front on a bind address (the first address has the plain name). */
+export function frontContainerName(name: string, ip: string, index: number): string {
+    return index === 0 ? `${name}-container` : `${name}-container-${ip}`;
 }
 
 const CERT = "/certs/registry.crt";
@@ -43,12 +52,12 @@ export class RegistryFront extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryFrontArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryFront", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
-        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts);
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { ...childOpts, ...args.checked });
         const config = pulumi.all([args.reader.name, args.writer.name, args.reader.id, args.writer.id]).apply(([reader, writer, readerId, writerId]) => frontConfig({
             port: LISTEN_PORT, reader: `${reader}:${LISTEN_PORT}`, writer: `${writer}:${LISTEN_PORT}`, certFile: CERT, keyFile: KEY,
             minTlsVersion: args.minTlsVersion, generation: `reader ${readerId.slice(0, 12)}, writer ${writerId.slice(0, 12)}`,
         }));
-        this.containers = args.bindAddresses.map((ip, i) => new docker.Container(i === 0 ? `${name}-container` : `${name}-container-${ip}`, {
+        this.containers = args.bindAddresses.map((ip, i) => new docker.Container(frontContainerName(name, ip, i), {
             name: args.containerNames[i],
             image: image.imageId,
             restart: "always",
@@ -75,6 +84,7 @@ export class RegistryFront extends pulumi.ComponentResource {
             dependsOn: [args.reader, args.writer, ...((args.takeover?.dependsOn as pulumi.Resource[] | undefined) ?? [])],
             deleteBeforeReplace: true,
             replaceOnChanges: ["healthcheck"],
+            ...(args.formerly ? { aliases: [{ name: args.formerly.names[i], parent: args.formerly.parent }] } : {}),
             additionalSecretOutputs: ["uploads"],
         }));
         this.registerOutputs({});

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { TlsVersion } from "./config";
 import { MAINTENANCE } from "./frontConfig";
-import { RegistryFront } from "./RegistryFront";
+import { frontContainerName, RegistryFront } from "./RegistryFront";
 import { RegistryMigration, withKeptLogins } from "./RegistryMigration";
 
 export interface RegistryServerArgs {
@@ -225,18 +225,22 @@ export class RegistryServer extends pulumi.ComponentResource {
             ...extra,
         });
 
+        const containerResourceNames = args.bindAddresses.map((ip, i) => (i === 0 ? `${name}-container` : `${name}-container-${ip}`));
+        const frontName = `${name}-front`;
         if (args.access) {
             const a = args.access;
-            const network = new docker.Network(`${name}-network`, { name: `${args.containerName}-net` }, childOpts);
+            const network = new docker.Network(`${name}-network`, { name: `${args.containerName}-net` }, { ...childOpts, ...checked });
             const pushUsers = htpasswd!;
             const allUsers = pulumi.all([a.pullHtpasswd, pushUsers]).apply(([pull, push]) => pull + push);
             const checkedFirst = migration ? { dependsOn: [migration.copy] } : {};
             this.reader = registry(`${name}-reader`, { name: `${args.containerName}-reader`, index: 0, htpasswd: allUsers, readOnly: true, network: network.name }, checkedFirst);
             this.writer = registry(`${name}-writer`, { name: `${args.containerName}-writer`, index: 0, htpasswd: pushUsers, network: network.name }, checkedFirst);
-            this.front = new RegistryFront(`${name}-front`, {
+            this.front = new RegistryFront(frontName, {
                 provider: this.provider, image: a.frontImage, network: network.name, containerNames, port: args.port, bindAddresses: args.bindAddresses,
                 reader: this.reader, writer: this.writer, certPem: args.certPem, privateKeyPem: args.privateKeyPem,
-                pullUsers: allUsers, pushUsers, minTlsVersion: args.minTlsVersion, takeover: migration ? takeover : undefined,
+                pullUsers: allUsers, pushUsers, minTlsVersion: args.minTlsVersion, takeover: migration ? takeover : undefined, checked,
+                // the containers that published the address before two logins: replaced (deleted first), not created beside them
+                formerly: { parent: this, names: containerResourceNames },
             }, { parent: this });
             this.containers = this.front.containers;
         } else {
@@ -244,8 +248,10 @@ export class RegistryServer extends pulumi.ComponentResource {
             // ordered list, and dockerd reads several bindings of one port back in reverse, so a single
             // container with two bindings would be replaced on every up. They share the volume, the
             // certificate, the htpasswd and the HTTP secret, as replicas of one registry do.
-            this.containers = args.bindAddresses.map((ip, i) => registry(i === 0 ? `${name}-container` : `${name}-container-${ip}`,
-                { name: containerNames[i], ip, index: i, htpasswd }, takeover));
+            // a stack going back to one login: its fronts are replaced by these (deleted first)
+            const front = pulumi.createUrn(frontName, "private-registry:index:RegistryFront", this);
+            this.containers = args.bindAddresses.map((ip, i) => registry(containerResourceNames[i], { name: containerNames[i], ip, index: i, htpasswd },
+                { ...takeover, aliases: [{ name: frontContainerName(frontName, ip, i), parent: front }] }));
         }
         migration?.retireAfter(this.containers);
         this.container = this.containers[0];

@@ -13,7 +13,8 @@ const work = fs.mkdtempSync(path.join(env.liveDir, "access-upgrade-"));
 const PORT = 5612;
 const VOLUME = "access-upgrade-data";
 const registry = {
-    hostname: env.hostAddress, port: PORT, bindAddress: [env.hostAddress], dockerHost: env.dockerHost, image: env.registryImages["3"],
+    // loopback too: the image builder pushes there
+    hostname: env.hostAddress, port: PORT, bindAddress: [env.hostAddress, "127.0.0.1"], dockerHost: env.dockerHost, image: env.registryImages["3"],
     containerName: "access-upgrade", dataVolume: VOLUME, access: { frontImage: env.frontImage },
     services: [{ name: "upgrade/data-service", context: path.resolve(__dirname, "fixtures", "data-service"), tag: "1" }],
 };
@@ -90,5 +91,19 @@ describe("live: a one-login stack updated to two logins", () => {
         assert.equal(r.code, 0, r.stderr);
         r = await as(out.dockerConfigJson, out.caCertificatePem, "pull", ["inspect", "--format", "{{.Digest}}", `docker://${out.registryHost}/upgrade/app:3`]);
         assert.equal(r.stdout.trim(), digest, "the pull login, unchanged by the rotation, reads it");
+    });
+
+    it("back to one login (access.pullOnly false): the fronts give the address back to one registry; everything pulls with it", async () => {
+        await stack.configure({ ...registry, access: { ...registry.access, pullOnly: false } }, { password: "upgrade-password-2" });
+        const ops = await up();
+        assert.ok(ops.includes("replace registry-server-container"), ops.join(", "));
+        const out = await outputs();
+        assert.equal(out.dockerConfigJson, out.pushDockerConfigJson);
+        for (const ref of [...Object.values<string>(images), `${out.registryHost}/upgrade/app@${digest}`]) {
+            const r = await as(out.dockerConfigJson, out.caCertificatePem, "one-again", ["inspect", "--format", "{{.Digest}}", `docker://${ref}`]);
+            assert.equal(r.stdout.trim(), ref.split("@")[1], `${ref}: ${r.stderr}`);
+        }
+        const ps = await run("docker", ["-H", env.dockerHost, "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^access-upgrade"]);
+        assert.deepEqual(ps.stdout.trim().split("\n").sort(), ["access-upgrade", "access-upgrade-127-0-0-1"]);
     });
 });

@@ -72,7 +72,8 @@ async function converged(afterFirst: Map<string, Map<string, string>>): Promise<
     assert.equal(p.code, 0, changed(p).join(", "));
 }
 
-const TARGETS = ["**registry-server-container", "**-trust"];
+// the container that publishes the address: the front with two logins
+const TARGETS = [live.pullOnly ? "**registry-server-front-container" : "**registry-server-container", "**-trust"];
 
 export function interrupted(afterFirst: () => Map<string, Map<string, string>>): void {
     it("interrupted: SIGKILL during the container create, pending ops cleared, up converges", async () => {

@@ -4,7 +4,7 @@
 import * as assert from "node:assert/strict";
 import { before, beforeEach, describe, it } from "node:test";
 import { htpasswdVerify } from "../../components/auth";
-import { FRONT_FILES, frontConfig, FrontConfigOptions } from "../../components/frontConfig";
+import { FRONT_FILES, FRONT_HEALTH_PORT, frontConfig, FrontConfigOptions } from "../../components/frontConfig";
 import { byType, captureOptions, one, reset, settle, setupMocks, valueOf } from "./mocks";
 
 let config: typeof import("../../components/config");
@@ -56,7 +56,9 @@ describe("access: cluster mode", () => {
         assert.equal(env(reader).REGISTRY_STORAGE_MAINTENANCE, READER_MAINTENANCE);
         assert.equal(env(writer).REGISTRY_HTTP_ADDR, "127.0.0.1:5003");
         assert.equal(env(writer).REGISTRY_STORAGE_MAINTENANCE, WRITER_MAINTENANCE);
-        assert.notEqual(env(reader).REGISTRY_HTTP_DEBUG_ADDR, env(writer).REGISTRY_HTTP_DEBUG_ADDR, "two debug listeners on one loopback");
+        // one loopback for the three: two debug listeners, and the front's health listener, apart
+        const listeners = [env(reader).REGISTRY_HTTP_DEBUG_ADDR, env(writer).REGISTRY_HTTP_DEBUG_ADDR, `127.0.0.1:${FRONT_HEALTH_PORT}`, "127.0.0.1:5002", "127.0.0.1:5003"];
+        assert.equal(new Set(listeners).size, listeners.length, listeners.join(" "));
         // each registry reads its own login file at /auth/htpasswd; the front reads both
         const mount = (c: Container, path: string) => c.volumeMounts.find((m) => m.mountPath === path)?.name;
         assert.equal(mount(reader, "/auth"), "auth");
