@@ -14,8 +14,13 @@ import { httpsGet, HttpAnswer, leaks, nodeExec, secretForms, skopeo } from "./su
 const REFUSED = [401, 403, 405];
 const docker = (args: string[]) => run("docker", ["-H", env.dockerHost, ...args]);
 
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const ACCEPT = [OCI_MANIFEST, "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json"].join(", ");
+
 function request(auth: string | undefined, method: string, p: string, body?: string, contentType?: string): Promise<HttpAnswer> {
-    return httpsGet({ host: env.hostAddress, port: live.port, servername: live.hostname, ca: state.caPem, auth, method, path: p, body, contentType });
+    return httpsGet({ host: env.hostAddress, port: live.port, servername: live.hostname, ca: state.caPem, auth, method, path: p, body,
+        headers: { accept: ACCEPT, ...(contentType ? { "content-type": contentType } : {}) } });
 }
 const pull = () => `${state.pullUser}:${state.pullPassword}`;
 const push = () => `${live.user}:${state.password}`;
@@ -47,8 +52,8 @@ export function accessChecks(): void {
             const answers: Record<string, number> = {
                 "POST upload": (await request(pull(), "POST", "/v2/test/app/blobs/uploads/")).status,
                 "POST mount": (await request(pull(), "POST", `/v2/other/app/blobs/uploads/?mount=${state.pushedDigest}&from=test/app`)).status,
-                "PUT manifest": (await request(pull(), "PUT", "/v2/test/app/manifests/pull-login", manifest.body, "application/vnd.oci.image.manifest.v1+json")).status,
-                "PUT manifest (new repository)": (await request(pull(), "PUT", "/v2/pulled/app/manifests/1", manifest.body, "application/vnd.oci.image.manifest.v1+json")).status,
+                "PUT manifest": (await request(pull(), "PUT", "/v2/test/app/manifests/pull-login", manifest.body, OCI_MANIFEST)).status,
+                "PUT manifest (new repository)": (await request(pull(), "PUT", "/v2/pulled/app/manifests/1", manifest.body, OCI_MANIFEST)).status,
                 "DELETE manifest": (await request(pull(), "DELETE", `/v2/test/app/manifests/${state.pushedDigest}`)).status,
                 "DELETE blob": (await request(pull(), "DELETE", `/v2/test/app/blobs/${state.pushedDigest}`)).status,
             };

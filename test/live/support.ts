@@ -95,12 +95,12 @@ export interface HttpAnswer { status: number; body: string; cert?: tls.PeerCerti
 
 /** One HTTPS request (GET unless told) to the registry's published address, with the given trust and credentials. */
 export function httpsGet(opts: { host: string; port: number; servername: string; path?: string; ca?: string; auth?: string;
-    minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; ciphers?: string; method?: string; body?: string; contentType?: string }): Promise<HttpAnswer> {
+    minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; ciphers?: string; method?: string; body?: string; headers?: Record<string, string> }): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
         const req = https.request({
             host: opts.host, port: opts.port, path: opts.path ?? "/v2/", method: opts.method ?? "GET", servername: opts.servername,
             ca: opts.ca, auth: opts.auth, minVersion: opts.minVersion, maxVersion: opts.maxVersion, ciphers: opts.ciphers,
-            headers: { host: `${opts.servername}:${opts.port}`, ...(opts.contentType ? { "content-type": opts.contentType } : {}) }, agent: false, timeout: 10_000,
+            headers: { host: `${opts.servername}:${opts.port}`, ...opts.headers }, agent: false, timeout: 10_000,
             checkServerIdentity: (_h, cert) => tls.checkServerIdentity(opts.servername, cert),
         }, (res) => {
             let body = "";
