@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { readSettings, stackId } from "./components/config";
+import { readSettings, stackId } from "./components/config/config";
 import { PrivateRegistry } from "./components/PrivateRegistry";
 
 const stack = pulumi.getStack();

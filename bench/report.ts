@@ -4,8 +4,8 @@
 // committed document holds exactly what this makes of the committed results.
 import * as fs from "fs";
 import * as path from "path";
-import { DEFAULT_BCRYPT_COST } from "../components/config";
-import { SCHEMA } from "../components/configSchema";
+import { DEFAULT_BCRYPT_COST } from "../components/config/config";
+import { SCHEMA } from "../components/config/configSchema";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ROOT = path.resolve(__dirname, "..");

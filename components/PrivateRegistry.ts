@@ -1,13 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { registryAddress, RegistrySettings } from "./config";
-import { NodeTrust } from "./NodeTrust";
-import { kubernetesProvider, PullSecret } from "./PullSecret";
-import { RegistryCertificate } from "./RegistryCertificate";
-import { RegistryCluster } from "./RegistryCluster";
-import { RegistryCredentials } from "./RegistryCredentials";
-import { RegistryServer } from "./RegistryServer";
-import { ServiceImages } from "./ServiceImages";
+import { registryAddress, RegistrySettings } from "./config/config";
+import { NodeTrust } from "./nodes/NodeTrust";
+import { kubernetesProvider, PullSecret } from "./kubernetes/PullSecret";
+import { RegistryCertificate } from "./identity/RegistryCertificate";
+import { RegistryCluster } from "./cluster/RegistryCluster";
+import { RegistryCredentials } from "./identity/RegistryCredentials";
+import { RegistryServer } from "./registry/RegistryServer";
+import { ServiceImages } from "./images/ServiceImages";
 
 /**
  * Where the image builder (the registry's docker host) pushes: `pushAddress` if set; else the host's

@@ -22,7 +22,7 @@ KUBE_VERSION=1.37.2
 KUBE_RECIPE=2
 CONTAINERD_VERSION=2.4.2
 LANGUAGE_HOST_COMMIT=1b5949891b3c
-# the registry:3 line the program's default image pins (components/configSchema.ts)
+# the registry:3 line the program's default image pins (components/config/configSchema.ts)
 DISTRIBUTION_VERSION=3.1.2
 VERSITYGW_VERSION=1.8.0
 # the conformance module is pinned by its pseudo-version (a distribution-spec commit)

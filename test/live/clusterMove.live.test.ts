@@ -1,5 +1,5 @@
 // Moving a single-host stack with images to cluster mode (docs/CLUSTER.md "Moving a single-host stack
-// over"): the volume copied into the bucket with components/scripts/copy-volume-to-s3.sh, the stack switched
+// over"): the volume copied into the bucket with components/cluster/scripts/copy-volume-to-s3.sh, the stack switched
 // to cluster mode in one up, and the images pull by digest from the Deployment.
 import * as assert from "node:assert/strict";
 import * as fs from "fs";
@@ -15,7 +15,7 @@ const work = fs.mkdtempSync(path.join(env.liveDir, "cluster-move-"));
 const NS = "registry-move";
 const stack = new Stack(work, "move");
 const VOLUME = "registry-move-data";
-const SCRIPT = path.join(__dirname, "../../components/scripts/copy-volume-to-s3.sh");
+const SCRIPT = path.join(__dirname, "../../components/cluster/scripts/copy-volume-to-s3.sh");
 const digests: Record<string, string> = {};
 
 before(async () => {

@@ -16,7 +16,7 @@ const K8S_DIR = process.env.K8S_DIR ?? "/tmp/pr-k8s";
 const work = fs.mkdtempSync(path.join(env.liveDir, "k8s-errors-"));
 const stack = new Stack(work, "k8s-errors");
 const registry = { hostname: env.hostAddress, port: 5603, bindAddress: [env.hostAddress], dockerHost: env.dockerHost, image: env.registryImage, containerName: "live-k8s-errors" };
-/** Lines of components/scripts/kubernetes.sh: none may reach the user in an error. */
+/** Lines of components/kubernetes/scripts/kubernetes.sh: none may reach the user in an error. */
 const SCRIPT_TEXT = /set -euo pipefail|imagePullSecrets is an atomic list|mktemp/;
 
 const admin = (): string => fs.readFileSync(kubeconfigFile, "utf8");

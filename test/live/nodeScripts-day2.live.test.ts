@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { NodeScriptOptions, nodeTrustScript } from "../../components/nodeScripts";
+import { NodeScriptOptions, nodeTrustScript } from "../../components/nodes/nodeScripts";
 import { cycle, diff, HOST, ID, lines, Node, opts, pki, REG, setUp, skipReason, tearDown } from "./scriptNode";
 
 const CFG = "/etc/containerd/config.toml";

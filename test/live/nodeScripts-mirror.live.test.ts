@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { NodeScriptOptions, nodeTrustScript } from "../../components/nodeScripts";
+import { NodeScriptOptions, nodeTrustScript } from "../../components/nodes/nodeScripts";
 import { cycle, diff, HOST, ID, lines, Node, opts, pki, REG, setUp, skipReason, tearDown } from "./scriptNode";
 
 const MIRROR = `${HOST}:5001`;

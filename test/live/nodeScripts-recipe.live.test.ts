@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { nodeCommand, nodeTrustScript } from "../../components/nodeScripts";
+import { nodeCommand, nodeTrustScript } from "../../components/nodes/nodeScripts";
 import { run } from "./cli";
 import { diff, HOST, ID, lines, Node, opts, pki, REG, setUp, sh, skipReason, tearDown } from "./scriptNode";
 import { LiveEnv, loadEnv, nodeExec } from "./support";

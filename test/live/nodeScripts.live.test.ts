@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { nodeCommand, nodeTrustScript } from "../../components/nodeScripts";
+import { nodeCommand, nodeTrustScript } from "../../components/nodes/nodeScripts";
 import * as path from "node:path";
 import { cycle, diff, HOST, ID, lines, Node, opts, pki, REG, setUp, skipReason, tearDown } from "./scriptNode";
 

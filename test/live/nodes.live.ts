@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import { describe, it } from "node:test";
-import { nodeCommand, nodeTrustScript } from "../../components/nodeScripts";
+import { nodeCommand, nodeTrustScript } from "../../components/nodes/nodeScripts";
 import { run } from "./cli";
 import { env, live, state, work } from "./context";
 import { criPull, LiveNode, nodeExec } from "./support";

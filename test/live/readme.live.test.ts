@@ -7,7 +7,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { after, describe, it } from "node:test";
-import { SCHEMA } from "../../components/configSchema";
+import { SCHEMA } from "../../components/config/configSchema";
 import { engineDir, Proc, run } from "./cli";
 import { httpsGet, leaks, loadEnv, secretForms } from "./support";
 

@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import { after, before, describe, it } from "node:test";
-import { isIpv4 } from "../../components/config";
+import { isIpv4 } from "../../components/config/config";
 import { run } from "./cli";
 import { configure, env, live, log, readOutputs, stack, state, work } from "./context";
 import { accessChecks } from "./access.live";

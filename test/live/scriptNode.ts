@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NodeScriptOptions, nodeCommand } from "../../components/nodeScripts";
+import { NodeScriptOptions, nodeCommand } from "../../components/nodes/nodeScripts";
 
 export const ID = "private-registry-live";
 export const REG = "docker.registry.com:5000";

@@ -3,8 +3,8 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { isIpv4 } from "../../components/config";
-import { SCHEMA } from "../../components/configSchema";
+import { isIpv4 } from "../../components/config/config";
+import { SCHEMA } from "../../components/config/configSchema";
 import { LiveEnv, registryImageFor } from "./support";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
 import * as tls from "tls";
-import { SCHEMA } from "../../components/configSchema";
+import { SCHEMA } from "../../components/config/configSchema";
 import { run } from "./cli";
 
 const DEFAULT_IMAGE = SCHEMA.image.default;

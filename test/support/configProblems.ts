@@ -1,7 +1,7 @@
 // What the config tests share: an SSH key for nodes, and the problems parseSettings reports.
 import * as assert from "node:assert/strict";
 import * as crypto from "crypto";
-import { ConfigError, parseSettings } from "../../components/config";
+import { ConfigError, parseSettings } from "../../components/config/config";
 
 export const sshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 

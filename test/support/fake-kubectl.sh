@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A stand-in for kubectl with just the namespace calls components/scripts/kubernetes.sh makes, over a
+# A stand-in for kubectl with just the namespace calls components/kubernetes/scripts/kubernetes.sh makes, over a
 # state folder $FAKE_K8S: ns/<name> holds "uid|phase|managed-by label|field managers" (the script's
 # jsonpath), calls gets one line per call, a file named down makes every call fail as an unreachable
 # server does, and one named forbidden as a user without the right does.

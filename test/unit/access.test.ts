@@ -6,11 +6,11 @@ import * as assert from "node:assert/strict";
 import * as crypto from "crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { htpasswdVerify } from "../../components/auth";
+import { htpasswdVerify } from "../../components/identity/auth";
 import { configProblems } from "../support/configProblems";
 import { byType, captureOptions, created, functions, one, Recorded, rejections, reset, secret, settle, setupMocks, valueOf } from "./mocks";
 
-let config: typeof import("../../components/config");
+let config: typeof import("../../components/config/config");
 let reg: typeof import("../../components/PrivateRegistry");
 const PUSH = "push-password-1";
 const PULL = "pull-password-1";
@@ -21,7 +21,7 @@ const answerCheck = functions["command:local:run"];
 
 before(async () => {
     await setupMocks(false);
-    config = await import("../../components/config");
+    config = await import("../../components/config/config");
     reg = await import("../../components/PrivateRegistry");
 });
 beforeEach(reset);
@@ -145,7 +145,7 @@ describe("access: the docker host (pull-only)", () => {
     });
 
     it("given in plain, the key and the login files still reach every container as secrets", async () => {
-        const { RegistryServer } = await import("../../components/RegistryServer");
+        const { RegistryServer } = await import("../../components/registry/RegistryServer");
         const srv = new RegistryServer("srv", {
             dockerHost: "unix:///var/run/docker.sock", image: "registry:3.1.2", containerName: "r", port: 5000, bindAddresses: ["127.0.0.1"], dataVolume: "r-data",
             certPem: "CERT", privateKeyPem: "KEY", htpasswd: "admin:$2y$04$x\n", access: { frontImage: "nginx:1.28.0-alpine", pullHtpasswd: "pull:$2y$04$y\n" },

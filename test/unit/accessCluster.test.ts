@@ -3,11 +3,11 @@
 // method and login file. The docker host's shape: access.test.ts.
 import * as assert from "node:assert/strict";
 import { before, beforeEach, describe, it } from "node:test";
-import { htpasswdVerify } from "../../components/auth";
-import { FRONT_FILES, FRONT_HEALTH_PORT, frontConfig, FrontConfigOptions } from "../../components/frontConfig";
+import { htpasswdVerify } from "../../components/identity/auth";
+import { FRONT_FILES, FRONT_HEALTH_PORT, frontConfig, FrontConfigOptions } from "../../components/registry/frontConfig";
 import { byType, captureOptions, one, reset, settle, setupMocks, valueOf } from "./mocks";
 
-let config: typeof import("../../components/config");
+let config: typeof import("../../components/config/config");
 let reg: typeof import("../../components/PrivateRegistry");
 const PUSH = "push-password-1";
 const S3 = { bucket: "registry", endpoint: "https://10.213.0.1:7070", accessKey: "0123456789", secretKey: "s3-secret-value" };
@@ -16,7 +16,7 @@ const WRITER_MAINTENANCE = "{readonly: {enabled: false}, uploadpurging: {enabled
 
 before(async () => {
     await setupMocks(false);
-    config = await import("../../components/config");
+    config = await import("../../components/config/config");
     reg = await import("../../components/PrivateRegistry");
 });
 beforeEach(reset);

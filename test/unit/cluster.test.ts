@@ -6,17 +6,17 @@ import { before, beforeEach, describe, it } from "node:test";
 import { configProblems } from "../support/configProblems";
 import { byType, captureOptions, one, reset, settle, setupMocks, valueOf } from "./mocks";
 
-let config: typeof import("../../components/config");
+let config: typeof import("../../components/config/config");
 let reg: typeof import("../../components/PrivateRegistry");
-let envs: typeof import("../../components/clusterEnv");
+let envs: typeof import("../../components/cluster/clusterEnv");
 const S3 = { bucket: "registry", endpoint: "https://10.213.0.1:7070", accessKey: "0123456789", secretKey: "s3-secret-value" };
 const base = { port: 30500, kubernetes: { context: "kind" }, cluster: { s3: S3 } };
 
 before(async () => {
     await setupMocks(false);
-    config = await import("../../components/config");
+    config = await import("../../components/config/config");
     reg = await import("../../components/PrivateRegistry");
-    envs = await import("../../components/clusterEnv");
+    envs = await import("../../components/cluster/clusterEnv");
 });
 beforeEach(reset);
 

@@ -3,19 +3,19 @@ import * as crypto from "crypto";
 import { before, beforeEach, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, captureOptions, created, one, realPki, reset, secret, settle, setupMocks, valueOf } from "./mocks";
-import { htpasswdVerify } from "../../components/auth";
-import type { RegistrySettings } from "../../components/config";
+import { htpasswdVerify } from "../../components/identity/auth";
+import type { RegistrySettings } from "../../components/config/config";
 
 // the components are imported after the mocks are in place
-let config: typeof import("../../components/config");
+let config: typeof import("../../components/config/config");
 let c: {
-    RegistryCertificate: typeof import("../../components/RegistryCertificate").RegistryCertificate;
-    RegistryCredentials: typeof import("../../components/RegistryCredentials").RegistryCredentials;
-    RegistryServer: typeof import("../../components/RegistryServer").RegistryServer;
-    NodeTrust: typeof import("../../components/NodeTrust").NodeTrust;
-    ServiceImages: typeof import("../../components/ServiceImages").ServiceImages;
+    RegistryCertificate: typeof import("../../components/identity/RegistryCertificate").RegistryCertificate;
+    RegistryCredentials: typeof import("../../components/identity/RegistryCredentials").RegistryCredentials;
+    RegistryServer: typeof import("../../components/registry/RegistryServer").RegistryServer;
+    NodeTrust: typeof import("../../components/nodes/NodeTrust").NodeTrust;
+    ServiceImages: typeof import("../../components/images/ServiceImages").ServiceImages;
     PrivateRegistry: typeof import("../../components/PrivateRegistry").PrivateRegistry;
-    dockerContextProblem: typeof import("../../components/RegistryServer").dockerContextProblem;
+    dockerContextProblem: typeof import("../../components/registry/RegistryServer").dockerContextProblem;
 };
 
 const sshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -26,15 +26,15 @@ function settings(raw: Record<string, unknown> = {}): RegistrySettings {
 
 before(async () => {
     await setupMocks(false);
-    config = await import("../../components/config");
+    config = await import("../../components/config/config");
     c = {
-        RegistryCertificate: (await import("../../components/RegistryCertificate")).RegistryCertificate,
-        RegistryCredentials: (await import("../../components/RegistryCredentials")).RegistryCredentials,
-        RegistryServer: (await import("../../components/RegistryServer")).RegistryServer,
-        NodeTrust: (await import("../../components/NodeTrust")).NodeTrust,
-        ServiceImages: (await import("../../components/ServiceImages")).ServiceImages,
+        RegistryCertificate: (await import("../../components/identity/RegistryCertificate")).RegistryCertificate,
+        RegistryCredentials: (await import("../../components/identity/RegistryCredentials")).RegistryCredentials,
+        RegistryServer: (await import("../../components/registry/RegistryServer")).RegistryServer,
+        NodeTrust: (await import("../../components/nodes/NodeTrust")).NodeTrust,
+        ServiceImages: (await import("../../components/images/ServiceImages")).ServiceImages,
         PrivateRegistry: (await import("../../components/PrivateRegistry")).PrivateRegistry,
-        dockerContextProblem: (await import("../../components/RegistryServer")).dockerContextProblem,
+        dockerContextProblem: (await import("../../components/registry/RegistryServer")).dockerContextProblem,
     };
 });
 beforeEach(reset);

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, it } from "node:test";
-import { DEFAULT_BCRYPT_COST, parseSettings, rawConfig, registryAddress, stackId } from "../../components/config";
+import { DEFAULT_BCRYPT_COST, parseSettings, rawConfig, registryAddress, stackId } from "../../components/config/config";
 import { configProblems, sshKey } from "../support/configProblems";
 import { makePki } from "../support/pki";
 

@@ -1,4 +1,4 @@
-// What is derived from components/configSchema.ts stays derived: the CONFIG_DOC table and Pulumi.yaml's
+// What is derived from components/config/configSchema.ts stays derived: the CONFIG_DOC table and Pulumi.yaml's
 // `config:` block are current, the block follows the engine's rules, and the secret keys stay secret.
 import * as assert from "node:assert/strict";
 import * as crypto from "crypto";
@@ -6,15 +6,15 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseSettings, rawConfig, readSettings } from "../../components/config";
-import { engineValue, PROJECT_FILE, projectConfig, CONFIG_DOC, withProjectConfig, withConfigTable } from "../../components/configDocs";
-import { SCHEMA } from "../../components/configSchema";
-import { Keys } from "../../components/configSpec";
+import { ConfigError, parseSettings, rawConfig, readSettings } from "../../components/config/config";
+import { engineValue, PROJECT_FILE, projectConfig, CONFIG_DOC, withProjectConfig, withConfigTable } from "../../components/config/configDocs";
+import { SCHEMA } from "../../components/config/configSchema";
+import { Keys } from "../../components/config/configSpec";
 import { makePki } from "../support/pki";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml = require("js-yaml") as typeof import("js-yaml");
-const REGENERATE = "run: node --import tsx components/configDocs.ts";
+const REGENERATE = "run: node --import tsx components/config/configDocs.ts";
 const sshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 
 /** Every key path the schema marks secret, e.g. `nodes[].privateKey`. */

@@ -1,4 +1,4 @@
-// components/scripts/kubernetes.sh run exactly as the command provider runs it (bash -c <script>
+// components/kubernetes/scripts/kubernetes.sh run exactly as the command provider runs it (bash -c <script>
 // kubernetes.sh <mode>), against a stand-in kubectl (test/support/fake-kubectl.sh) that keeps namespaces in
 // a folder and records every call. The real cluster is in the live suite (test/live/kubernetes*.ts).
 import * as assert from "node:assert/strict";
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { KUBECTL_INTERPRETER, missingNamespace } from "../../components/PullSecret";
+import { KUBECTL_INTERPRETER, missingNamespace } from "../../components/kubernetes/PullSecret";
 
 let state = "";
 let bin = "";

@@ -7,16 +7,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { configProblems } from "../support/configProblems";
 import { byType, captureOptions, created, functions, invoked, one, rejections, reset, settle, setupMocks, valueOf } from "./mocks";
 
-let config: typeof import("../../components/config");
+let config: typeof import("../../components/config/config");
 let reg: typeof import("../../components/PrivateRegistry");
-let mig: typeof import("../../components/RegistryMigration");
+let mig: typeof import("../../components/registry/RegistryMigration");
 const answerCheck = functions["command:local:run"];
 
 before(async () => {
     await setupMocks(false);
-    config = await import("../../components/config");
+    config = await import("../../components/config/config");
     reg = await import("../../components/PrivateRegistry");
-    mig = await import("../../components/RegistryMigration");
+    mig = await import("../../components/registry/RegistryMigration");
 });
 beforeEach(reset);
 after(() => {

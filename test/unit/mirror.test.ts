@@ -3,8 +3,8 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { before, describe, it } from "node:test";
-import { parseSettings } from "../../components/config";
-import { NodeScriptOptions, nodeTrustScript } from "../../components/nodeScripts";
+import { parseSettings } from "../../components/config/config";
+import { NodeScriptOptions, nodeTrustScript } from "../../components/nodes/nodeScripts";
 import { configProblems, sshKey } from "../support/configProblems";
 import { byType, captureOptions, reset, secret, settle, setupMocks, valueOf } from "./mocks";
 

@@ -6,7 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NODE_RUNTIMES, NodeRuntime, NodeScriptOptions, nodeCommand, nodeTrustScript, SCRIPT_PARTS, shellQuote } from "../../components/nodeScripts";
+import { NODE_RUNTIMES, NodeRuntime, NodeScriptOptions, nodeCommand, nodeTrustScript, SCRIPT_PARTS, shellQuote } from "../../components/nodes/nodeScripts";
 
 const REG = "docker.registry.com:5000";
 let CA = "";
@@ -263,7 +263,8 @@ describe("every variant passes bash -n and shellcheck", () => {
 });
 
 describe("the script files and the generated header", () => {
-    const dir = path.join(__dirname, "../../components/scripts");
+    const components = path.join(__dirname, "../../components");
+    const dir = path.join(components, "nodes", "scripts");
     const parts = SCRIPT_PARTS.map((f) => path.join(dir, f));
 
     test("shellQuote: bash reads back exactly the string, whatever it holds", () => {
@@ -290,8 +291,8 @@ describe("the script files and the generated header", () => {
     const hasShellcheck = spawnSync("sh", ["-c", "command -v shellcheck"]).status === 0;
     const skip = hasShellcheck ? false : "shellcheck is not installed (apt-get install shellcheck)";
     if (skip && process.env.CI === "true") test("shellcheck is installed for the script files", () => assert.fail(`${skip} (CI=true: failing instead of skipping)`));
-    test("shellcheck -s bash on components/scripts/*.sh themselves", { skip }, () => {
-        const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => path.join(dir, f));
+    test("shellcheck -s bash on components/*/scripts/*.sh themselves", { skip }, () => {
+        const files = fs.readdirSync(components, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".sh")).map((f) => path.join(components, f));
         for (const f of parts) assert.ok(files.includes(f), `${f} is linted`);
         const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", ...files], { encoding: "utf8" });
         assert.equal(`${r.stdout}${r.stderr}`, "");

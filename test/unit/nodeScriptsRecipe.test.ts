@@ -1,5 +1,5 @@
 // The cleanRecipe opt-in of the node scripts: the option in the generated header, and the pieces of
-// components/scripts/node-trust-recipe.sh that need no root, run on their own against temporary files.
+// components/nodes/scripts/node-trust-recipe.sh that need no root, run on their own against temporary files.
 // Its runs on a real system: test/live/nodeScripts-recipe.live.test.ts.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NODE_RUNTIMES, NodeScriptOptions, nodeTrustScript } from "../../components/nodeScripts";
+import { NODE_RUNTIMES, NodeScriptOptions, nodeTrustScript } from "../../components/nodes/nodeScripts";
 
 const HOST = "docker.registry.com";
 let dir = "";

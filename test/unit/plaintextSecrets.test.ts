@@ -6,8 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, before, describe, it, mock } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, readSettings } from "../../components/config";
-import { plaintextSecrets } from "../../components/plaintextSecrets";
+import { ConfigError, readSettings } from "../../components/config/config";
+import { plaintextSecrets } from "../../components/config/plaintextSecrets";
 import { sshKey } from "../support/configProblems";
 import { setupMocks } from "./mocks";
 

@@ -7,16 +7,16 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, captureOptions, created, functions, invoked, one, rejections, reset, settle, setupMocks, valueOf } from "./mocks";
 
-let config: typeof import("../../components/config");
-let ps: typeof import("../../components/PullSecret");
+let config: typeof import("../../components/config/config");
+let ps: typeof import("../../components/kubernetes/PullSecret");
 const settings = (kubernetes: Record<string, unknown>) => config.parseSettings({ kubernetes }, "test").kubernetes!;
 const SCRIPT_MARKS = [/set -euo pipefail/, /imagePullSecrets is an atomic list/];
 const answerCheck = functions["command:local:run"];
 
 before(async () => {
     await setupMocks(false);
-    config = await import("../../components/config");
-    ps = await import("../../components/PullSecret");
+    config = await import("../../components/config/config");
+    ps = await import("../../components/kubernetes/PullSecret");
 });
 beforeEach(reset);
 after(() => {

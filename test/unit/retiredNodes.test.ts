@@ -2,8 +2,8 @@
 // no replace, so no connection) and makes a later removal from `nodes` skip the delete.
 import * as assert from "node:assert/strict";
 import { before, beforeEach, describe, it } from "node:test";
-import { parseSettings } from "../../components/config";
-import { NodeTrust } from "../../components/NodeTrust";
+import { parseSettings } from "../../components/config/config";
+import { NodeTrust } from "../../components/nodes/NodeTrust";
 import { configProblems, sshKey } from "../support/configProblems";
 import { captureOptions, one, realPki, reset, settle, setupMocks, valueOf } from "./mocks";
 

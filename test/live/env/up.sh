@@ -229,8 +229,8 @@ LIVE_DIR=$LIVE_DIR BUSYBOX=$BUSYBOX PYTHON=$PYTHON REGISTRY_IMAGE=$REGISTRY_IMAG
   bash "$HERE/images.sh" || die "building the images failed"
 # a stack that leaves access.frontImage unset names the program's default, which cannot be pulled here:
 # the local build answers to that name too
-FRONT_DEFAULT=$(sed -n 's/.*frontImage: { kind: "string", default: "\([^"]*\)".*/\1/p' "$HERE/../../../components/configSchema.ts")
-[ -n "$FRONT_DEFAULT" ] || die "no access.frontImage default in components/configSchema.ts"
+FRONT_DEFAULT=$(sed -n 's/.*frontImage: { kind: "string", default: "\([^"]*\)".*/\1/p' "$HERE/../../../components/config/configSchema.ts")
+[ -n "$FRONT_DEFAULT" ] || die "no access.frontImage default in components/config/configSchema.ts"
 docker tag "$FRONT_IMAGE" "$FRONT_DEFAULT" || die "tagging $FRONT_IMAGE as $FRONT_DEFAULT failed"
 
 step "starting the upstream registry the mirror caches"

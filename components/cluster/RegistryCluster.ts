@@ -6,8 +6,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { AUTH_DIR, CERT_DIR, CLUSTER_PORT, clusterEnv, ClusterEnvOptions, S3_CA_DIR, SECRET_KEYS, yamlString } from "./clusterEnv";
-import { FRONT_FILES, frontConfig } from "./frontConfig";
-import { messageAlone } from "./PullSecret";
+import { FRONT_FILES, frontConfig } from "../registry/frontConfig";
+import { messageAlone } from "../kubernetes/PullSecret";
 
 export interface RegistryClusterArgs {
     /** The cluster's provider (its kubeconfig or context). */

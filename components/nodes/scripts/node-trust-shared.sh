@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Node trust for a private registry, part 2 of 6: what several stacks on one node share, counted node-wide.
-# Follows node-trust.sh in the script components/nodeScripts.ts sends (see there).
+# Follows node-trust.sh in the script components/nodes/nodeScripts.ts sends (see there).
 #
 # containerd's config_path, the mirror's <config_path>/<upstream>/hosts.toml and the entries of daemon.json
 # serve every stack that trusts a registry on the node. Each stack lists what it relies on in its own file

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Node trust for a private registry, part 6 of 6: the runtime steps create_items calls, and main.
-# Follows node-trust-recipe.sh in the script components/nodeScripts.ts sends (see there).
+# Follows node-trust-recipe.sh in the script components/nodes/nodeScripts.ts sends (see there).
 CRIO_DROPIN="/etc/containers/registries.conf.d/50-$ID-mirror.conf"
 CTD_DEFAULT_DIR=/etc/containerd/certs.d
 TOML_FN='

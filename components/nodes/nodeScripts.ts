@@ -1,6 +1,6 @@
 // Pure helper (no Pulumi imports): the bash script each node runs to trust the registry's CA,
 // and the command line that feeds it on stdin. See README.md "How nodes come to trust the registry".
-// The bash lives in components/scripts/; this file only checks and quotes the values for one node.
+// The bash lives in components/nodes/scripts/; this file only checks and quotes the values for one node.
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import { isIP } from "node:net";
@@ -106,7 +106,7 @@ function validate(o: NodeScriptOptions): void {
         throw new Error(`nodeTrustScript: invalid ${key} ${JSON.stringify(value)}: ${what}`);
     };
     if (!ID_RE.test(o.id)) bad("id", o.id, "expected [a-z0-9-]+ starting with a letter or digit, at most 63 characters");
-    // /etc/private-registry holds what the stacks on a node share (components/scripts/node-trust-shared.sh)
+    // /etc/private-registry holds what the stacks on a node share (components/nodes/scripts/node-trust-shared.sh)
     if (o.id === "private-registry") bad("id", o.id, "is the name of the node-wide directory; expected private-registry-<stack>");
     if (o.nodeName !== undefined && !ID_RE.test(o.nodeName)) bad("nodeName", o.nodeName, "expected [a-z0-9-]+");
     if (!HOSTNAME_RE.test(o.hostname)) bad("hostname", o.hostname, "expected a DNS name or IPv4 address");
@@ -185,7 +185,7 @@ export function nodeTrustScript(o: NodeScriptOptions): string {
     return `#!/usr/bin/env bash
 # private-registry node trust for ${o.registry} (generated; usage: bash -s -- create|delete).
 # Carries both modes: the provider replays the stored script for delete.
-# This node's values; the rest is components/scripts/${SCRIPT_PARTS.join(", ")}.
+# This node's values; the rest is components/nodes/scripts/${SCRIPT_PARTS.join(", ")}.
 ID=${q(o.id)}
 REGISTRY=${q(o.registry)}
 NODE=${q(o.nodeName ?? "")}

@@ -1,19 +1,19 @@
-// What the configuration schema (components/configSchema.ts) says, for people and for the engine: the
+// What the configuration schema (components/config/configSchema.ts) says, for people and for the engine: the
 // the configuration table (docs/CONFIG.md) and the `config:` block of Pulumi.yaml. Run this file to rewrite both:
-//   node --import tsx components/configDocs.ts
+//   node --import tsx components/config/configDocs.ts
 // test/unit/configDocs.test.ts fails while either differs from what this makes of the schema.
 import * as fs from "fs";
 import * as path from "path";
 import { SCHEMA } from "./configSchema";
 import { Keys, PROJECT, Spec } from "./configSpec";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "../..");
 export const CONFIG_DOC = path.join(ROOT, "docs", "CONFIG.md");
 export const PROJECT_FILE = path.join(ROOT, "Pulumi.yaml");
 export const TABLE_START = "<!-- config:reference -->";
 export const TABLE_END = "<!-- /config:reference -->";
 /** The first line of the generated part of Pulumi.yaml, which runs to the end of the file. */
-export const PROJECT_MARK = "# The keys `pulumi config` knows, generated from components/configSchema.ts";
+export const PROJECT_MARK = "# The keys `pulumi config` knows, generated from components/config/configSchema.ts";
 
 function typeText(s: Spec): string {
     if (s.type) return s.type;
@@ -87,7 +87,7 @@ export function projectConfig(): Record<string, ProjectKey> {
 export function projectConfigYaml(): string {
     const lines = [
         `${PROJECT_MARK}`,
-        "# (node --import tsx components/configDocs.ts); docs/CONFIG.md describes them. Every default",
+        "# (node --import tsx components/config/configDocs.ts); docs/CONFIG.md describes them. Every default",
         "# is what the program does without the key, so the engine filling it in changes nothing.",
         "config:",
     ];

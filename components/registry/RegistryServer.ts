@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { TlsVersion } from "./config";
+import { TlsVersion } from "../config/config";
 import { MAINTENANCE } from "./frontConfig";
 import { frontContainerName, RegistryFront } from "./RegistryFront";
 import { RegistryMigration, withKeptLogins } from "./RegistryMigration";

@@ -1,4 +1,4 @@
-// The vocabulary components/configSchema.ts describes the keys in, the settings types that follow from
+// The vocabulary components/config/configSchema.ts describes the keys in, the settings types that follow from
 // it, and the generic reader that checks raw values against it. No key is named here.
 import type * as pulumi from "@pulumi/pulumi";
 

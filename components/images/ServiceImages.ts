@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { ServiceSettings } from "./config";
+import { ServiceSettings } from "../config/config";
 
 export interface ServiceImagesArgs {
     services: ServiceSettings[];

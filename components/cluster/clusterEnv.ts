@@ -6,8 +6,8 @@
 //   key stays a string (unquoted, 0123 would be the number 83). The two flags the registry reads as YAML
 //   booleans (delete, redirect) stay unquoted.
 // - Maintenance goes as the whole map: the leaf form (…_MAINTENANCE_READONLY_ENABLED) panics or is ignored.
-import type { TLS_VERSIONS } from "./configSchema";
-import { MAINTENANCE } from "./frontConfig";
+import type { TLS_VERSIONS } from "../config/configSchema";
+import { MAINTENANCE } from "../registry/frontConfig";
 
 type TlsVersion = (typeof TLS_VERSIONS)[number];
 

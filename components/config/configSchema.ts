@@ -1,9 +1,9 @@
-// Every configuration key, described once. The checks (components/config.ts), the
-// configuration table (docs/CONFIG.md) and the `config:` block of Pulumi.yaml (components/configDocs.ts) all come from
+// Every configuration key, described once. The checks (components/config/config.ts), the
+// configuration table (docs/CONFIG.md) and the `config:` block of Pulumi.yaml (components/config/configDocs.ts) all come from
 // here: a new key is one entry below, plus whatever the components do with it.
 import * as net from "net";
 import type { Check, Keys } from "./configSpec";
-import { NODE_RUNTIMES } from "./nodeScripts";
+import { NODE_RUNTIMES } from "../nodes/nodeScripts";
 
 export function isIpv4(value: string): boolean {
     const parts = value.split(".");
@@ -97,7 +97,7 @@ export const SCHEMA = {
         port: { kind: "integer", default: 22, min: 1, max: 65535, doc: "SSH port" },
         user: { kind: "string", default: "root", type: "Unix user", got: true, check: [(v) => /^[a-z_][a-z0-9_-]{0,31}$/.test(v), "must be a Unix user name"],
             doc: "non-root runs through `sudo -n`" },
-        // required unless privateKeyPath gives it: components/config.ts reads the file and says so
+        // required unless privateKeyPath gives it: components/config/config.ts reads the file and says so
         privateKey: { kind: "string", secret: true, derived: true, type: "PEM", defaultDoc: "required (or privateKeyPath)", doc: "SSH key" },
         privateKeyPath: { kind: "string", type: "path", defaultDoc: "—", doc: "SSH key file instead of `privateKey` (`~/` allowed)" },
         runtime: { kind: "enum", values: NODE_RUNTIMES, default: "none", required: `is required: one of ${NODE_RUNTIMES.join(", ")}`, doc: "what to configure" },

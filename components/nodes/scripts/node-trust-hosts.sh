@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Node trust for a private registry, part 4 of 6: the opt-ins outside the runtimes, /etc/hosts and the
-# system CA store. Follows node-trust-docker.sh in the script components/nodeScripts.ts sends (see there).
+# system CA store. Follows node-trust-docker.sh in the script components/nodes/nodeScripts.ts sends (see there).
 HOSTS_WANT=''
 
 # Our marked line "<ip> <host> # <id>", and with the comment-out opt-in, other lines that map the host

@@ -1,7 +1,7 @@
 // The checks of `cluster` (cluster mode) that span keys, and the defaults worked out from others.
 import type { Reader, Shape } from "./configSpec";
 import { SCHEMA } from "./configSchema";
-import { CLUSTER_ENV_KEYS } from "./clusterEnv";
+import { CLUSTER_ENV_KEYS } from "../cluster/clusterEnv";
 
 type Settings = Shape<typeof SCHEMA>;
 /** Cluster mode's settings with every default worked out. */

@@ -3,7 +3,7 @@
 # recipe left on the node for this registry: its insecure-registries entry in daemon.json (docker) and its
 # self-signed certificate in the system CA store. Its /etc/hosts line is commented out by hosts_line (with
 # hostsAddress). What it removes is the user's, not this stack's: it is not recorded in the manifest and
-# delete does not give it back. Follows node-trust-hosts.sh in the script components/nodeScripts.ts sends.
+# delete does not give it back. Follows node-trust-hosts.sh in the script components/nodes/nodeScripts.ts sends.
 
 # One value out of a list key of a JSON object file, written to <out>; exit 3 when it is not there. A key
 # left empty goes away, and is also written to <out>.clear as an empty list: dockerd's reload changes only

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { FRONT_FILES, FRONT_HEALTHCHECK, frontConfig } from "./frontConfig";
-import type { TlsVersion } from "./config";
+import type { TlsVersion } from "../config/config";
 
 export interface RegistryFrontArgs {
     /** The docker engine of the registries behind it. */

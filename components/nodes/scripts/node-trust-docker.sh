@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node trust for a private registry, part 3 of 6: docker's daemon.json, the one shared file that is edited
 # entry by entry (registry-mirrors for the mirror, insecure-registries for the opt-in), with python3.
-# Follows node-trust-shared.sh in the script components/nodeScripts.ts sends (see there).
+# Follows node-trust-shared.sh in the script components/nodes/nodeScripts.ts sends (see there).
 DAEMON_JSON=/etc/docker/daemon.json
 
 # daemon.json: registry-mirrors for the mirror, insecure-registries for the opt-in. dockerd re-reads both on

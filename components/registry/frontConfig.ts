@@ -4,7 +4,7 @@
 // client's Authorization header, to one of two registries on the same storage: a reader that runs
 // read-only and a writer. Each registry checks the login again against the same split (the reader knows
 // both logins, the writer only the push logins), so reaching a registry past the front grants nothing more.
-import type { TLS_VERSIONS } from "./configSchema";
+import type { TLS_VERSIONS } from "../config/configSchema";
 
 type TlsVersion = (typeof TLS_VERSIONS)[number];
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Node trust for a private registry, part 1 of 6: strict mode, where the state lives, the node-wide lock
-# and this stack's bookkeeping. Not run on its own: components/nodeScripts.ts sends one script on stdin to
+# and this stack's bookkeeping. Not run on its own: components/nodes/nodeScripts.ts sends one script on stdin to
 # `bash -s -- create|delete`, made of a generated header (ID, REGISTRY, NODE, CTD_CONFIG, CTD_RESTART,
 # RELOAD, the opt-ins such as CLEAN_RECIPE, ca_pem and create_items for one node), this file,
 # node-trust-shared.sh, node-trust-docker.sh, node-trust-hosts.sh, node-trust-recipe.sh, then

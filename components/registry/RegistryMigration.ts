@@ -4,7 +4,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
-import { messageAlone } from "./PullSecret";
+import { messageAlone } from "../kubernetes/PullSecret";
 
 export interface RegistryMigrationArgs {
     /** The docker engine both registries run on (the docker CLI where pulumi runs reaches it as DOCKER_HOST). */

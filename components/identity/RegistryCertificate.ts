@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { isIp, TlsSettings } from "./config";
+import { isIp, TlsSettings } from "../config/config";
 
 export interface RegistryCertificateArgs {
     /** The registry's host name or IP: the leaf's common name and first SAN. */

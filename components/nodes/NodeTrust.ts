@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { NodeSettings } from "./config";
+import { NodeSettings } from "../config/config";
 import { MirrorOptions, nodeCommand, nodeTrustScript } from "./nodeScripts";
 
 export interface NodeTrustArgs {

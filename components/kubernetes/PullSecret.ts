@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { KubernetesSettings } from "./config";
+import { KubernetesSettings } from "../config/config";
 
 export interface PullSecretArgs {
     kubernetes: KubernetesSettings;
