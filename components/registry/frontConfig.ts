@@ -64,6 +64,8 @@ export function frontConfig(o: FrontConfigOptions): string {
         "    proxy_set_header X-Forwarded-Proto https;",
         "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "    proxy_ssl_session_reuse on;",
+        // the registries take what clients may use (nginx before 1.23.4 offers no TLS 1.3 upstream by default)
+        `    proxy_ssl_protocols ${PROTOCOLS[o.minTlsVersion]};`,
         // the registries serve the same certificate on a network only the front and they share
         "    proxy_ssl_verify off;",
         "    proxy_request_buffering off;",

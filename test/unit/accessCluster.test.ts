@@ -140,6 +140,9 @@ describe("frontConfig: the nginx.conf", () => {
         assert.match(frontConfig(opts), /^ {8}ssl_protocols TLSv1\.2 TLSv1\.3;$/m);
         const v13 = frontConfig({ ...opts, minTlsVersion: "tls1.3" });
         assert.match(v13, /^ {8}ssl_protocols TLSv1\.3;$/m);
+        // to the registries too: they refuse below the minimum, and nginx 1.22's upstream default stops at TLS 1.2
+        assert.match(frontConfig(opts), /^ {4}proxy_ssl_protocols TLSv1\.2 TLSv1\.3;$/m);
+        assert.match(v13, /^ {4}proxy_ssl_protocols TLSv1\.3;$/m);
         assert.doesNotMatch(v13, /TLSv1\.2/);
         assert.match(v13, /^ {8}client_max_body_size 0;$/m);
         assert.match(v13, /^ {8}ssl_certificate \/c\.crt;$/m);
