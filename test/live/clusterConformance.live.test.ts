@@ -86,8 +86,11 @@ describe("live: OCI conformance, single host and cluster mode side by side", () 
         for (const [i, secret] of ["secret-of-replica-a-0000000000000", "secret-of-replica-b-1111111111111"].entries()) {
             const tpl = JSON.parse(JSON.stringify(d.spec.template));
             tpl.metadata.labels = { ...label, app: `negative-${i}`, pair: "negative" };
-            // eslint-disable-next-line @typescript-eslint/no-explicit-any
-            tpl.spec.containers[0].env = tpl.spec.containers[0].env.map((e: any) => (e.name === "REGISTRY_HTTP_SECRET" ? { name: e.name, value: secret } : e));
+            // every registry of the pod (with two logins: the reader and the writer; the front has no secret)
+            for (const c of tpl.spec.containers) {
+                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                if (c.env) c.env = c.env.map((e: any) => (e.name === "REGISTRY_HTTP_SECRET" ? { name: e.name, value: secret } : e));
+            }
             await kubectlOk(["apply", "-f", "-"], JSON.stringify({ apiVersion: "apps/v1", kind: "Deployment",
                 metadata: { name: `negative-${i}`, namespace: NS, labels: label },
                 spec: { replicas: 1, selector: { matchLabels: { app: `negative-${i}` } }, template: tpl } }));
