@@ -93,8 +93,9 @@ describe("live: migrating from the manual recipe", () => {
 
     it("a new registry that cannot start: up fails, the old container serves its images again; fixed, the take-over completes", async () => {
         const b = await runRecipe(env, work, "recipe-b", 5701);
-        // an image that pulls but is no registry: its container exits, so the new registry never turns healthy
-        const s = await newStack("migrate-b", stackConfig("recipe-b", 5701, { image: env.testImage }));
+        // the container that takes the address (the front, with two logins) from an image that pulls but has no nginx:
+        // it never starts, after the take-over stopped the old container
+        const s = await newStack("migrate-b", stackConfig("recipe-b", 5701, { access: { frontImage: env.testImage } }));
         const startedAt = async () => (await docker(env, ["inspect", "--format", "{{.State.StartedAt}}", "recipe-b"])).stdout.trim();
         const before = await startedAt();
         const o = await s.up();
