@@ -68,8 +68,14 @@ export function frontConfig(o: FrontConfigOptions): string {
         `    proxy_ssl_protocols ${PROTOCOLS[o.minTlsVersion]};`,
         // the registries serve the same certificate on a network only the front and they share
         "    proxy_ssl_verify off;",
+        // streamed both ways, in large buffers (few system calls per MiB) and never through a temporary file
         "    proxy_request_buffering off;",
-        "    proxy_buffering off;",
+        "    client_body_buffer_size 1m;",
+        "    proxy_buffering on;",
+        "    proxy_max_temp_file_size 0;",
+        "    proxy_buffer_size 64k;",
+        "    proxy_buffers 32 64k;",
+        "    proxy_busy_buffers_size 256k;",
         "    proxy_read_timeout 900s;",
         "    proxy_send_timeout 900s;",
         "    server {",
