@@ -25,7 +25,8 @@ tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 case "$S3_DIR" in /?*/?*) ;; *) die "S3_DIR must be an absolute path at least two levels deep: '$S3_DIR'" ;; esac
 for c in openssl curl python3 ip; do command -v "$c" >/dev/null || die "'$c' not found; run $HERE/install.sh"; done
-ip -o -4 addr show | grep -qF " $HOST_IP/" || die "no interface has $HOST_IP; start the live environment first (up.sh)"
+# grep reads a here-string: `ip … | grep -q` would stop reading early, and pipefail would then fail on ip's SIGPIPE
+grep -qF " $HOST_IP/" <<<"$(ip -o -4 addr show)" || die "no interface has $HOST_IP; start the live environment first (up.sh)"
 
 engine_out=$(bash "$HERE/../../engine/build.sh" s3) || die "test/engine/build.sh s3 could not provide versitygw"
 VGW=${engine_out##*$'\n'}/bin/versitygw
