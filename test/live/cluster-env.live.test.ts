@@ -123,9 +123,9 @@ describe("live: the suite's cluster runs Deployments, Services, PodDisruptionBud
         const second = await evict(b);
         assert.equal(second.code, "429", second.body);
         assert.match(second.body, /disruption budget/i);
-        // the replacement comes up and the Service serves on
+        // the replacement comes up and the Service serves on, once kube-proxy has dropped the evicted pod's endpoint
         await until("2 Ready replicas again", 60, readyPods, (p) => p.length === 2 && !p.some((x) => x.metadata.name === a));
-        assert.equal(await status(`http://${cluster.nodeIp}:${nodePort}/v2/`), "200");
+        await until("the NodePort answers 200 again", 30, () => status(`http://${cluster.nodeIp}:${nodePort}/v2/`), (s) => s === "200");
     });
 
     it("a Job runs to completion", async () => {
