@@ -36,3 +36,7 @@ export const mirrorHost = registry.mirrorAddress ?? "";
 export const nodeMirrors = pulumi.output(Object.fromEntries(registry.nodes.map((n, i) => [settings.nodes[i].name, n.mirror])));
 /** What the take-over of a registry container started by hand did (empty without `migrate`). */
 export const migration = registry.server?.migration?.report ?? "";
+/** Where `npm run maintenance` runs a maintenance now (empty without `maintenance`). */
+export const maintenance = registry.maintenance
+    ? pulumi.output({ dockerHost: settings.dockerHost, container: registry.maintenance.containerName })
+    : "";

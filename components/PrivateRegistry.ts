@@ -8,6 +8,7 @@ import { RegistryCluster } from "./cluster/RegistryCluster";
 import { RegistryCredentials } from "./identity/RegistryCredentials";
 import { RegistryServer } from "./registry/RegistryServer";
 import { ServiceImages } from "./images/ServiceImages";
+import { RegistryMaintenance } from "./maintenance/RegistryMaintenance";
 
 /**
  * Where the image builder (the registry's docker host) pushes: `pushAddress` if set; else the host's
@@ -49,6 +50,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly nodes: NodeTrust[];
     public readonly pullSecret?: PullSecret;
     public readonly images?: ServiceImages;
+    /** Garbage collection and retention, with `maintenance`. */
+    public readonly maintenance?: RegistryMaintenance;
 
     constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
@@ -86,6 +89,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 port: s.port, bindAddresses: s.bindAddresses, dataVolume: s.dataVolume, keepVolumeName: s.dataVolumeDerived, dataHostPath: s.dataHostPath,
                 certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem,
                 htpasswd: this.pushCredentials.htpasswd, access, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel,
+                maintained: s.maintenance !== undefined,
                 ...(s.migrate ? { migrate: { ...s.migrate, username: s.username } } : {}),
             }, { parent: this });
         }
@@ -121,6 +125,18 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     host: s.dockerHost, ...(s.dockerSshOpts.length ? { sshOpts: s.dockerSshOpts } : {}),
                 }, { parent: this }),
             }, { parent: this, dependsOn: server ? server.containers : [this.cluster!.service] });
+        }
+        const mt = s.maintenance;
+        if (mt && server?.writer) {
+            // the stack's own images always stay, named as the registry knows them (no host)
+            const own = this.images ? this.images.refs.apply((r) => Object.values(r).map((ref) => ref.slice(this.address.length + 1))) : [];
+            this.maintenance = new RegistryMaintenance(`${name}-maintenance`, {
+                provider: server.provider, containerName: s.containerName, registryImage: s.image, nodeImage: mt.nodeImage,
+                dataVolume: server.volumeName.apply((v) => v ?? undefined) as pulumi.Output<string>, dataHostPath: s.dataHostPath,
+                writers: [server.writer], schedule: mt.schedule, windowMinutes: mt.windowMinutes, untaggedGraceHours: mt.untaggedGraceHours,
+                maxDeletePercent: mt.maxDeletePercent, uploadAgeHours: mt.uploadAgeHours, retention: mt.retention,
+                protect: pulumi.all([own, mt.protect]).apply(([a, b]) => [...a, ...b]),
+            }, { parent: this, dependsOn: [...server.containers, ...(this.images ? [this.images] : [])] });
         }
         this.registerOutputs({});
     }

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DOCKER_NAME, isIp, NODE_NAME, PEM_CERT, PEM_KEY, SCHEMA } from "./configSchema";
 import { Keys, PROJECT, Reader, Shape } from "./configSpec";
 import { checkCluster, ClusterSettings } from "./configCluster";
+import { checkMaintenance } from "./configMaintenance";
 import { isConfigSecret, plaintextProblem, plaintextSecrets } from "./plaintextSecrets";
 
 export { DEFAULT_BCRYPT_COST, isHostname, isIp, isIpv4, TLS_VERSIONS } from "./configSchema";
@@ -96,6 +97,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string): Regi
         }
     });
     const cluster = checkCluster(r, s, raw, stackId(stack));
+    checkMaintenance(r, s, (o) => r.where.get(o)?.path);
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     const { bindAddress, ...rest } = s;
     return { ...rest, bindAddresses: bindAddress, nodes, mirror, cluster, dataVolumeDerived: derivedVolume };

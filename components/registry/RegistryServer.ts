@@ -1,3 +1,5 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -42,6 +44,11 @@ export interface RegistryServerArgs {
      * network of their own, behind an nginx front per bind address (see RegistryFront).
      */
     access?: { frontImage: string; pullHtpasswd: pulumi.Input<string> };
+    /**
+     * With `access`: the writer runs under the maintenance supervisor (it stops while a window is open)
+     * and the reader keeps no blob cache, so nothing it serves outlives a garbage collection.
+     */
+    maintained?: boolean;
     /** Take over a registry container started by hand (its data, its address; see RegistryMigration). */
     migrate?: { fromContainer: pulumi.Input<string>; keepLogin: boolean; username: pulumi.Input<string> };
 }
@@ -50,6 +57,8 @@ const CERT = "/certs/registry.crt";
 const KEY = "/certs/registry.key";
 const HTPASSWD = "/auth/htpasswd";
 const DATA = "/var/lib/registry";
+const SUPERVISOR = "/maint/supervise.sh";
+const SUPERVISE_SH = fs.readFileSync(path.join(__dirname, "../maintenance/scripts/supervise.sh"), "utf8");
 const LISTEN_PORT = 5000;
 
 /** The registry's debug listener: loopback inside the container only, never published. */
@@ -188,7 +197,7 @@ export class RegistryServer extends pulumi.ComponentResource {
             dependsOn: [migration.copy],
             hooks: { beforeCreate: [migration.takeoverHook], beforeUpdate: [migration.takeoverHook], onError: [migration.restoreHook] },
         } : {};
-        const registry = (resName: string, c: { name: string; ip?: string; index: number; htpasswd?: pulumi.Input<string>; readOnly?: boolean; network?: pulumi.Input<string> },
+        const registry = (resName: string, c: { name: string; ip?: string; index: number; htpasswd?: pulumi.Input<string>; readOnly?: boolean; network?: pulumi.Input<string>; supervised?: boolean; noCache?: boolean },
             extra: pulumi.CustomResourceOptions = {}) => new docker.Container(resName, {
             name: c.name,
             image: imageId,
@@ -202,7 +211,10 @@ export class RegistryServer extends pulumi.ComponentResource {
                 ...(upstreamPassword !== undefined ? [`REGISTRY_PROXY_PASSWORD=${upstreamPassword}`] : []),
                 ...(args.proxy && c.index > 0 ? [`REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=${proxyCacheDir(c.ip!)}`] : []),
                 `REGISTRY_HTTP_SECRET=${s}`,
+                // an unknown cache type turns the blob descriptor cache off (both lines)
+                ...(c.noCache ? ["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR=none"] : []),
             ])),
+            ...(c.supervised ? { entrypoints: ["/bin/sh", SUPERVISOR], hostname: c.name } : {}),
             // behind a front, reachable on its network only
             ports: c.ip !== undefined ? [{ internal: LISTEN_PORT, external: args.port, ip: c.ip, protocol: "tcp" }] : [],
             volumes: volumeMount(c.readOnly ?? false),
@@ -210,6 +222,7 @@ export class RegistryServer extends pulumi.ComponentResource {
                 { file: CERT, content: args.certPem, permissions: "0644" },
                 { file: KEY, content: pulumi.secret(args.privateKeyPem), permissions: "0600" },
                 ...(c.htpasswd !== undefined ? [{ file: HTPASSWD, content: pulumi.secret(c.htpasswd), permissions: "0600" }] : []),
+                ...(c.supervised ? [{ file: SUPERVISOR, content: SUPERVISE_SH, permissions: "0755" }] : []),
             ],
             healthcheck: { tests: HEALTHCHECK, interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" },
             wait: true,
@@ -233,8 +246,8 @@ export class RegistryServer extends pulumi.ComponentResource {
             const pushUsers = htpasswd!;
             const allUsers = pulumi.all([a.pullHtpasswd, pushUsers]).apply(([pull, push]) => pull + push);
             const checkedFirst = migration ? { dependsOn: [migration.copy] } : {};
-            this.reader = registry(`${name}-reader`, { name: `${args.containerName}-reader`, index: 0, htpasswd: allUsers, readOnly: true, network: network.name }, checkedFirst);
-            this.writer = registry(`${name}-writer`, { name: `${args.containerName}-writer`, index: 0, htpasswd: pushUsers, network: network.name }, checkedFirst);
+            this.reader = registry(`${name}-reader`, { name: `${args.containerName}-reader`, index: 0, htpasswd: allUsers, readOnly: true, network: network.name, noCache: args.maintained }, checkedFirst);
+            this.writer = registry(`${name}-writer`, { name: `${args.containerName}-writer`, index: 0, htpasswd: pushUsers, network: network.name, supervised: args.maintained }, checkedFirst);
             this.front = new RegistryFront(frontName, {
                 provider: this.provider, image: a.frontImage, network: network.name, containerNames, port: args.port, bindAddresses: args.bindAddresses,
                 reader: this.reader, writer: this.writer, certPem: args.certPem, privateKeyPem: args.privateKeyPem,

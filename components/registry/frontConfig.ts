@@ -32,6 +32,10 @@ export interface FrontConfigOptions {
     generation?: string;
 }
 
+/** The body of the front's 503 while a registry behind it is down. */
+export const UNAVAILABLE = JSON.stringify({ errors: [{ code: "UNAVAILABLE",
+    message: "the registry takes no writes right now (a maintenance window, or a restart); retry in a few seconds", detail: {} }] });
+
 const PROTOCOLS: Record<TlsVersion, string> = { "tls1.2": "TLSv1.2 TLSv1.3", "tls1.3": "TLSv1.3" };
 
 /** The whole nginx.conf: no include, no file of the image is read (the official image and a Debian build alike). */
@@ -96,14 +100,24 @@ export function frontConfig(o: FrontConfigOptions): string {
         `            auth_basic_user_file ${FRONT_FILES.pushUsers};`,
         "            add_header Docker-Distribution-Api-Version $registry_api_version always;",
         "            proxy_pass https://writer;",
+        "            error_page 502 504 = @unavailable;",
         "        }",
         "        location /v2/ {",
         `            auth_basic "${REALM}";`,
         "            auth_basic_user_file $registry_users;",
         "            add_header Docker-Distribution-Api-Version $registry_api_version always;",
         "            proxy_pass https://$registry_backend;",
+        "            error_page 502 504 = @unavailable;",
         "        }",
         "        location / { return 404; }",
+        // a registry that is not there (the writer stopped for a maintenance window, or restarting): a
+        // 503 clients retry, with the reason, instead of nginx's bare 502 page
+        "        location @unavailable {",
+        "            default_type application/json;",
+        "            add_header Retry-After 10 always;",
+        "            add_header Docker-Distribution-Api-Version registry/2.0 always;",
+        `            return 503 '${UNAVAILABLE}';`,
+        "        }",
         "    }",
         "    server {",
         `        listen 127.0.0.1:${FRONT_HEALTH_PORT};`,

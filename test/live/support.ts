@@ -39,6 +39,8 @@ export interface LiveEnv {
     registryImage: string;
     /** The locally built stand-in for the official nginx image: Debian 12's nginx 1.22.1, FROM scratch. */
     frontImage: string;
+    /** The maintenance runner's base (this machine's node), also tagged as maintenance.nodeImage's default. */
+    nodeImage: string;
     testImage: string;
     layersImage: string;
     hostAddress: string;

@@ -2,12 +2,13 @@
 # The live suite's images, built FROM scratch on the suite's dockerd (up.sh runs this; no registry is
 # reachable): the registry:2 line from Debian's docker-registry, the registry:3 line from the
 # distribution v3 module (test/engine/build.sh registry), an nginx image from Debian's nginx package,
-# a busybox test image and a many-layer image.
+# a node image from this machine's node (the maintenance runner's base), a busybox test image and a
+# many-layer image.
 # Needs DOCKER_HOST and the names up.sh passes in the environment.
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${LIVE_DIR:?}" "${BUSYBOX:?}" "${PYTHON:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY3_IMAGE:?}" "${FRONT_IMAGE:?}" \
-  "${TEST_IMAGE:?}" "${LAYERS_IMAGE:?}" "${LAYER_COUNT:?}"
+  "${TEST_IMAGE:?}" "${LAYERS_IMAGE:?}" "${LAYER_COUNT:?}" "${NODE_IMAGE:?}"
 die() { echo "images.sh: ERROR: $*" >&2; exit 1; }
 add_busybox() { # rootfs: static busybox at /bin/busybox plus one relative symlink per applet (one process,
   # not ~270 ln forks), i.e. what `busybox --install -s /bin` does inside the image
@@ -188,6 +189,23 @@ EOF
     die "building $FRONT_IMAGE failed: $(cat "$ctx/build.log")"
 }
 
+# This machine's node binary and the libraries it loads, on busybox: stands in for node:<major>-alpine.
+build_node_image() {
+  local ctx=$LIVE_DIR/build/node r=$LIVE_DIR/build/node/rootfs lib node
+  node=$(command -v node) || die "no node on the PATH"
+  mkdir -p "$r/usr/local/bin" "$r/etc"
+  add_busybox "$r"
+  cp -L "$node" "$r/usr/local/bin/node"
+  for lib in $(ldd "$node" | grep -o '/[^ ]*'); do
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
+  printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nCMD ["node"]\n' > "$ctx/Dockerfile"
+  docker build -q -t "$NODE_IMAGE" "$ctx" >/dev/null 2>"$ctx/build.log" ||
+    die "building $NODE_IMAGE failed: $(cat "$ctx/build.log")"
+}
+
 build_test_image() {
   local ctx=$LIVE_DIR/build/busybox
   add_busybox "$ctx/rootfs"
@@ -247,6 +265,7 @@ r3=$!
 build_front_image &
 rf=$!
 build_test_image
+build_node_image
 build_layers_image
 wait "$r2" || die "building $REGISTRY_IMAGE failed"
 wait "$r3" || die "building $REGISTRY3_IMAGE failed"

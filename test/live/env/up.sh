@@ -20,6 +20,7 @@ CGROUP=pr-live                    # containers' cgroup parent, instead of the /d
 REGISTRY_IMAGE=localhost/registry:2.8.2-local   # Debian's docker-registry
 REGISTRY3_IMAGE=localhost/registry:3.1.2-local  # distribution v3, test/engine/build.sh registry
 FRONT_IMAGE=localhost/nginx:1.22.1-local        # Debian's nginx
+NODE_IMAGE=localhost/node:20-local              # this machine's node
 TEST_IMAGE=localhost/lt-busybox:1
 LAYERS_IMAGE=localhost/lt-layers:1
 LAYER_COUNT=22
@@ -225,13 +226,16 @@ wait_for 30 docker_up || die "dockerd did not answer on $DOCKER_SOCK within 30 s
 # ---- b, c. images ----------------------------------------------------------------------------------------
 step "building images"
 LIVE_DIR=$LIVE_DIR BUSYBOX=$BUSYBOX PYTHON=$PYTHON REGISTRY_IMAGE=$REGISTRY_IMAGE REGISTRY3_IMAGE=$REGISTRY3_IMAGE \
-  FRONT_IMAGE=$FRONT_IMAGE TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE LAYER_COUNT=$LAYER_COUNT \
+  FRONT_IMAGE=$FRONT_IMAGE TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE LAYER_COUNT=$LAYER_COUNT NODE_IMAGE=$NODE_IMAGE \
   bash "$HERE/images.sh" || die "building the images failed"
 # a stack that leaves access.frontImage unset names the program's default, which cannot be pulled here:
 # the local build answers to that name too
 FRONT_DEFAULT=$(sed -n 's/.*frontImage: { kind: "string", default: "\([^"]*\)".*/\1/p' "$HERE/../../../components/config/configSchema.ts")
 [ -n "$FRONT_DEFAULT" ] || die "no access.frontImage default in components/config/configSchema.ts"
 docker tag "$FRONT_IMAGE" "$FRONT_DEFAULT" || die "tagging $FRONT_IMAGE as $FRONT_DEFAULT failed"
+NODE_DEFAULT=$(sed -n 's/.*nodeImage: { kind: "string", default: "\([^"]*\)".*/\1/p' "$HERE/../../../components/config/configSchema.ts")
+[ -n "$NODE_DEFAULT" ] || die "no maintenance.nodeImage default in components/config/configSchema.ts"
+docker tag "$NODE_IMAGE" "$NODE_DEFAULT" || die "tagging $NODE_IMAGE as $NODE_DEFAULT failed"
 
 step "starting the upstream registry the mirror caches"
 upstream=$(LIVE_DIR=$LIVE_DIR HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE bash "$HERE/upstream.sh" start) ||
@@ -241,7 +245,7 @@ upstream=$(LIVE_DIR=$LIVE_DIR HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE ba
 step "writing env.json"
 node_specs=$(printf '%s\n' "${NODES[@]}")
 NODE_SPECS=$node_specs DOCKER_PID=$DOCKER_PID HOST_IP=$HOST_IP REGISTRY_IMAGE=$REGISTRY_IMAGE REGISTRY3_IMAGE=$REGISTRY3_IMAGE \
-FRONT_IMAGE=$FRONT_IMAGE FRONT_DEFAULT=$FRONT_DEFAULT TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE UNREACHABLE_IP=${UNREACHABLE[1]} HERE=$HERE \
+FRONT_IMAGE=$FRONT_IMAGE FRONT_DEFAULT=$FRONT_DEFAULT NODE_IMAGE=$NODE_IMAGE TEST_IMAGE=$TEST_IMAGE LAYERS_IMAGE=$LAYERS_IMAGE UNREACHABLE_IP=${UNREACHABLE[1]} HERE=$HERE \
 UPSTREAM=$upstream \
 "$PYTHON" - > "$LIVE_DIR/env.json.tmp" <<'PY'
 import json, os
@@ -273,7 +277,7 @@ for spec in E["NODE_SPECS"].split("\n"):
 print(json.dumps({
     "liveDir": live, "dockerHost": E["DOCKER_HOST"], "dockerPid": int(E["DOCKER_PID"]),
     "dockerConfig": E["DOCKER_CONFIG"], "dockerCertsDir": f"{live}/docker/etc/certs.d",
-    "registryImages": {"2": E["REGISTRY_IMAGE"], "3": E["REGISTRY3_IMAGE"]}, "frontImage": E["FRONT_IMAGE"], "frontImageDefault": E["FRONT_DEFAULT"],
+    "registryImages": {"2": E["REGISTRY_IMAGE"], "3": E["REGISTRY3_IMAGE"]}, "frontImage": E["FRONT_IMAGE"], "frontImageDefault": E["FRONT_DEFAULT"], "nodeImage": E["NODE_IMAGE"],
     "testImage": E["TEST_IMAGE"], "layersImage": E["LAYERS_IMAGE"], "hostAddress": E["HOST_IP"],
     "sshKeyPath": f"{live}/ssh/id_ed25519",
     "knownHostsPath": f"{live}/ssh/known_hosts", "nodeExec": f"{E['HERE']}/node-exec.sh",

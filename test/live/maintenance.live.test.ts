@@ -1,0 +1,166 @@
+// Garbage collection and retention on the registry line of the stack file the suite runs (3.1 with
+// Pulumi.live.yaml, 2.8 with Pulumi.live-alt.yaml): a stack with `maintenance`, a fixture of shared and
+// unique layers, an index child shared by a kept and an expired index, attachments, an image the stack
+// built; on-demand runs through `npm run maintenance`, pulls and pushes while they run.
+import * as assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
+import { after, before, describe, it } from "node:test";
+import { run, Stack } from "./cli";
+import { blobPath, Client, clients, dataFile, Fixture, fixture, maintenance, pullAll, push, pushFixture } from "./maintenanceSupport";
+import { readStackFile } from "./stackConfig";
+import { httpsGet, loadEnv, registryImageFor } from "./support";
+import { SCHEMA } from "../../components/config/configSchema";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const env = loadEnv();
+const file = process.env.LIVE_STACK_FILE ?? path.join(__dirname, "Pulumi.live.yaml");
+const plain = readStackFile(file).plain;
+const image = registryImageFor(env, plain.image ?? SCHEMA.image.default);
+const line = image === env.registryImages["2"] ? "2.8" : "3";
+const work = fs.mkdtempSync(path.join(env.liveDir, "maintenance-"));
+const PORT = 5630;
+const NAME = "maint";
+const onHostPath = plain.dataHostPath !== undefined;
+const DATA = path.join(env.liveDir, "maint-data");
+const cfg = {
+    hostname: env.hostAddress, port: PORT, bindAddress: [env.hostAddress, "127.0.0.1"], dockerHost: env.dockerHost, image,
+    containerName: NAME, ...(onHostPath ? { dataHostPath: DATA } : { dataVolume: `${NAME}-data` }),
+    tls: { minVersion: plain.tls?.minVersion ?? "tls1.2" }, access: { frontImage: env.frontImage },
+    services: [{ name: "ret/svc", context: path.resolve(__dirname, "fixtures", "data-service"), tag: "built" }],
+    maintenance: {
+        nodeImage: env.nodeImage, windowMinutes: 1, untaggedGraceHours: 0,
+        retention: [{ repositories: ["ret/**"], keepLast: 1, keepTags: ["^keep-"] }],
+    },
+};
+const stack = new Stack(work, "maint");
+const host = `${env.hostAddress}:${PORT}`;
+let out: Record<string, any>;
+let c: { push: Client; pull: Client };
+let f: Fixture;
+let ca = "";
+const docker = (...args: string[]) => run("docker", ["-H", env.dockerHost, ...args]);
+const api = (p: string, method = "GET", login = "pull") => httpsGet({ host: env.hostAddress, port: PORT, servername: env.hostAddress, ca, path: p, method,
+    auth: login === "pull" ? `${out.username}:${out.password}` : `${out.pushUsername}:${out.pushPassword}`,
+    headers: { Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json" } });
+
+before(async () => {
+    await stack.init();
+    await stack.configure(cfg);
+    const o = await stack.up();
+    assert.equal(o.code, 0, `${o.errors.map((e) => e.message).join("\n")}\n${o.stderr.slice(-3000)}`);
+    out = (await stack.outputs()).values;
+    ca = out.caCertificatePem;
+    c = clients(work, out);
+    f = fixture(work);
+    await pushFixture(env, c.push, host, f);
+    // a newer tag in the service's repository: keepLast 1 alone would expire the image the stack built
+    assert.equal((await push(env, c.push, f.o.ref("svc-newer", f.many[0]), `${host}/ret/svc:newer`)).code, 0);
+});
+
+after(async () => {
+    await stack.destroy();
+    if (onHostPath) fs.rmSync(DATA, { recursive: true, force: true });
+    else await docker("volume", "rm", `${NAME}-data`);
+});
+
+describe(`live: maintenance on registry ${line}`, () => {
+    it("the runner and the supervised writer run; the output names the runner", async () => {
+        assert.deepEqual(out.maintenance, { dockerHost: env.dockerHost, container: `${NAME}-maintenance` });
+        const ps = await docker("ps", "--format", "{{.Names}} {{.Command}}", "--filter", `name=${NAME}-`);
+        assert.match(ps.stdout, new RegExp(`${NAME}-writer "/bin/sh /maint/supe`), ps.stdout);
+        assert.match(ps.stdout, new RegExp(`${NAME}-maintenance `), ps.stdout);
+        assert.match((await dataFile(env, `${NAME}-reader`, `.maintenance/state/${NAME}-writer`)) ?? "", /^rw \d+/);
+    });
+
+    it("the circuit breaker stops a run that would delete most of a repository's tags; --dry-run deletes nothing", async () => {
+        const tagsBefore = (await api("/v2/ret/many/tags/list")).body;
+        const tripped = await maintenance(stack);
+        assert.notEqual(tripped.code, 0);
+        assert.match(tripped.report.error, /circuit breaker: ret\/many would lose 5 tags \(83%\)/, tripped.report.error);
+        assert.equal(tripped.report.ok, false);
+        const dry = await maintenance(stack, ["--dry-run", "--force"]);
+        assert.equal(dry.code, 0, JSON.stringify(dry.report));
+        assert.equal(dry.report.dryRun, true);
+        assert.ok(dry.report.deletedManifests.includes(`ret/app@${f.t[2].digest}`), JSON.stringify(dry.report.deletedManifests));
+        for (const ref of ["ret/app:t2", "ret/app:t3", "ret/multi:m-old", "ret/many:0"]) {
+            const [repo, tag] = ref.split(":");
+            assert.equal((await api(`/v2/${repo}/manifests/${tag}`)).status, 200, `${ref} is still there`);
+        }
+        assert.equal((await api("/v2/ret/many/tags/list")).body, tagsBefore);
+    });
+
+    let report: any;
+    let pullLoop = { requests: 0, failures: [] as string[], writes: new Map<number, number>(), unavailable: "" };
+    it("a forced run, with pulls and pushes going on: 0 pull failures, pushes answered 503 during the window", async () => {
+        let stop = false;
+        const blob = [...f.o.closure(f.t[3]).keys()][1]; // t4's config
+        const loop = (async () => {
+            while (!stop) {
+                for (const p of [`/v2/ret/app/manifests/t4`, `/v2/ret/app/blobs/${blob}`, `/v2/other/base/manifests/1`]) {
+                    pullLoop.requests++;
+                    const r = await api(p).catch((e) => ({ status: 0, body: String(e) }));
+                    if (r.status !== 200) pullLoop.failures.push(`${p}: ${r.status} ${r.body.slice(0, 200)}`);
+                }
+                const w = await api("/v2/ret/probe/blobs/uploads/", "POST", "push").catch((e) => ({ status: 0, body: String(e) }));
+                pullLoop.writes.set(w.status, (pullLoop.writes.get(w.status) ?? 0) + 1);
+                if (w.status === 503) pullLoop.unavailable = w.body;
+            }
+        })();
+        const r = await maintenance(stack, ["--force"]);
+        stop = true;
+        await loop;
+        report = r.report;
+        fs.writeFileSync(path.join(work, "report.json"), JSON.stringify(report, null, 2));
+        assert.equal(r.code, 0, `${JSON.stringify(report)}\n${r.stderr}`);
+        assert.ok(pullLoop.requests > 20, `only ${pullLoop.requests} pulls`);
+        assert.deepEqual(pullLoop.failures, []);
+        assert.deepEqual([...pullLoop.writes.keys()].filter((s) => s !== 202 && s !== 503), [], JSON.stringify([...pullLoop.writes]));
+        assert.ok((pullLoop.writes.get(503) ?? 0) > 0, `no push was refused during the window: ${JSON.stringify([...pullLoop.writes])}`);
+        assert.match(pullLoop.unavailable, /"code":"UNAVAILABLE"/);
+        // writes are back
+        assert.equal((await api("/v2/ret/probe/blobs/uploads/", "POST", "push")).status, 202);
+    });
+
+    it("nothing lost: every kept image pulls whole by digest; what expired is gone, and so are its unique blobs; the bytes freed match", async () => {
+        const kept = [["ret/app", f.t[3]], ["ret/app", f.t[0]], ["ret/app", f.sig4], ["ret/multi", f.mNew], ["ret/multi", f.arm], ["other/base", f.other], ["ret/many", f.many[5]], ["ret/svc", f.many[0]]] as const;
+        for (const [repo, m] of kept) {
+            const r = await pullAll(env, c.pull, work, `${host}/${repo}@${m.digest}`);
+            assert.equal(r.code, 0, `${repo}@${m.digest}: ${r.stderr}`);
+        }
+        const gone: (readonly [string, typeof f.t[0]])[] = [["ret/app", f.t[1]], ["ret/app", f.t[2]], ["ret/app", f.sig2], ["ret/multi", f.mOld],
+            ...f.many.slice(0, 5).map((m) => ["ret/many", m] as const)];
+        for (const [repo, m] of gone) assert.equal((await api(`/v2/${repo}/manifests/${m.digest}`)).status, 404, `${repo}@${m.digest}`);
+        for (const tag of ["t2", "t3", `sha256-${f.t[1].digest.slice(7)}.sig`]) assert.equal((await api(`/v2/ret/app/manifests/${tag}`)).status, 404, tag);
+        assert.equal((await api("/v2/ret/multi/manifests/m-old")).status, 404);
+        // t1 shares its digest with keep-me: distribution 3 untags it, 2.8 cannot and keeps it
+        assert.equal((await api("/v2/ret/app/manifests/t1")).status, line === "3" ? 404 : 200);
+        // the blobs only expired manifests reached
+        const keptBlobs = new Map<string, number>();
+        for (const [, m] of kept) for (const [d, s] of f.o.closure(m)) keptBlobs.set(d, s);
+        const svc = (out.images["ret/svc"] as string).split("@")[1];
+        const unique = new Map<string, number>();
+        for (const [, m] of gone) for (const [d, s] of f.o.closure(m)) if (!keptBlobs.has(d)) unique.set(d, s);
+        assert.ok(unique.size > 10);
+        for (const d of unique.keys()) assert.equal(await dataFile(env, `${NAME}-reader`, blobPath(d)), undefined, `${d} is still stored`);
+        for (const d of keptBlobs.keys()) assert.notEqual(await dataFile(env, `${NAME}-reader`, blobPath(d)), undefined, `${d} was swept`);
+        const expected = [...unique.values()].reduce((a, b) => a + b, 0);
+        assert.equal(report.bytesFreed, expected, `report ${report.bytesFreed} bytes, the expired images' unique blobs ${expected}`);
+        assert.equal(report.blobsSwept, unique.size);
+        assert.ok(report.kept.some((k: any) => k.ref === `ret/svc:built` || k.ref.includes(svc)), "the stack's image is listed as kept");
+        assert.ok(report.verified.blobs > 0 && report.verified.tags > 0, JSON.stringify(report.verified));
+    });
+
+    it("the stack's own images survive any rule: the service's tag and digest pull", async () => {
+        const ref = out.images["ret/svc"] as string;
+        assert.equal((await pullAll(env, c.pull, work, ref)).code, 0);
+        assert.equal((await api("/v2/ret/svc/manifests/built")).status, 200);
+        assert.equal((await api("/v2/ret/svc/manifests/newer")).status, 200);
+    });
+
+    it("a second run deletes nothing", async () => {
+        const r = await maintenance(stack, ["--force"]);
+        assert.equal(r.code, 0, JSON.stringify(r.report));
+        assert.deepEqual([r.report.deletedManifests, r.report.blobsSwept], [[], 0]);
+    });
+});
