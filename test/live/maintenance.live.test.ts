@@ -158,6 +158,67 @@ describe(`live: maintenance on registry ${line}`, () => {
         assert.equal((await api("/v2/ret/svc/manifests/newer")).status, 200);
     });
 
+    it("a push after GC of a layer GC removed uploads it again; the image then pulls", async () => {
+        const layer = [...f.o.closure(f.t[2]).keys()].find((d) => !f.o.closure(f.t[3]).has(d) && d !== f.t[2].digest && (f.o.closure(f.t[2]).get(d) ?? 0) > 1000)!;
+        assert.equal(await dataFile(env, `${NAME}-reader`, blobPath(layer)), undefined, "t3's own layer was swept");
+        const r = await push(env, c.push, f.o.ref("t3-again", f.t[2]), `${host}/ret/app:t3-again`);
+        assert.equal(r.code, 0, r.stderr);
+        assert.notEqual(await dataFile(env, `${NAME}-reader`, blobPath(layer)), undefined, "the layer was uploaded again");
+        assert.equal((await pullAll(env, c.pull, work, `${host}/ret/app@${f.t[2].digest}`)).code, 0);
+    });
+
+    it("an abandoned upload older than uploadAgeHours is removed; a fresh one stays", async () => {
+        const start = async () => {
+            const r = await api("/v2/ret/abandoned/blobs/uploads/", "POST", "push");
+            assert.equal(r.status, 202, r.body);
+            return String(r.headers?.["docker-upload-uuid"]);
+        };
+        const [old, fresh] = [await start(), await start()];
+        const dir = (id: string) => `/var/lib/registry/docker/registry/v2/repositories/ret/abandoned/_uploads/${id}`;
+        const back = await docker("exec", `${NAME}-writer`, "sh", "-c", `echo 2020-01-01T00:00:00Z > ${dir(old)}/startedat`);
+        assert.equal(back.code, 0, back.stderr);
+        const r = await maintenance(stack, ["--force"]);
+        assert.equal(r.code, 0, JSON.stringify(r.report));
+        assert.deepEqual(r.report.uploadsPurged, [`ret/abandoned/${old}`]);
+        assert.notEqual((await docker("exec", `${NAME}-reader`, "test", "-d", dir(old))).code, 0);
+        assert.equal((await docker("exec", `${NAME}-reader`, "test", "-d", dir(fresh))).code, 0);
+    });
+
+    it("a push running when the window opens completes before it, or fails and succeeds when retried; the image is whole", async () => {
+        const big = f.o.image("big", [f.o.layer(24 * 1024 * 1024)]);
+        const src = f.o.ref("big", big);
+        const pushing = push(env, c.push, src, `${host}/ret/big:1`);
+        await new Promise((res) => setTimeout(res, 300));
+        const m = await maintenance(stack, ["--force"]);
+        assert.equal(m.code, 0, JSON.stringify(m.report));
+        const first = await pushing;
+        if (first.code !== 0) {
+            assert.match(first.stderr, /503|UNAVAILABLE|unavailable|maintenance/i, first.stderr);
+            const again = await push(env, c.push, src, `${host}/ret/big:1`);
+            assert.equal(again.code, 0, again.stderr);
+        }
+        assert.equal((await pullAll(env, c.pull, work, `${host}/ret/big@${big.digest}`)).code, 0);
+    });
+
+    it("the runner killed inside the window: the writer serves again by the deadline, and the next run completes", async () => {
+        const state = async () => (await dataFile(env, `${NAME}-reader`, `.maintenance/state/${NAME}-writer`)) ?? "";
+        const running = maintenance(stack, ["--force"]).catch((e) => ({ code: -1, report: undefined, stderr: String(e) }));
+        for (let i = 0; i < 100 && !(await state()).startsWith("stopped"); i++) await new Promise((res) => setTimeout(res, 100));
+        assert.match(await state(), /^stopped/);
+        assert.equal((await docker("kill", `${NAME}-maintenance`)).code, 0);
+        const killedAt = Date.now();
+        await running;
+        assert.equal((await api("/v2/ret/probe/blobs/uploads/", "POST", "push")).status, 503, "the window stays until its deadline");
+        while (!(await state()).startsWith("rw") && Date.now() - killedAt < 75_000) await new Promise((res) => setTimeout(res, 500));
+        assert.match(await state(), /^rw/, "the writer serves again within the window's deadline (windowMinutes 1)");
+        assert.equal((await api("/v2/ret/probe/blobs/uploads/", "POST", "push")).status, 202);
+        assert.equal((await docker("start", `${NAME}-maintenance`)).code, 0);
+        const r = await maintenance(stack, ["--force"]);
+        assert.equal(r.code, 0, JSON.stringify(r.report));
+        const logs = await docker("logs", `${NAME}-maintenance`);
+        assert.match(logs.stderr + logs.stdout, /recovered/);
+    });
+
     it("a second run deletes nothing", async () => {
         const r = await maintenance(stack, ["--force"]);
         assert.equal(r.code, 0, JSON.stringify(r.report));

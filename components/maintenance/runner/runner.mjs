@@ -74,7 +74,6 @@ async function run(dryRun, force) {
         const p = plan(repos, cfg.policy, { now: Date.now(), tagDelete: major >= 3 });
         report.kept = p.kept;
         report.tripped = p.tripped;
-        report.uploadsPurged = purgeUploads(repos.map((r) => r.name), cfg.purgeUploadsAfterHours, dryRun);
         for (const rp of p.repos) {
             report.untaggedTags.push(...rp.untag.map((t) => `${rp.name}:${t}`));
             report.deletedTags.push(...rp.expiredTags.filter((t) => !rp.untag.includes(t) && !rp.keptShared.includes(t)).map((t) => `${rp.name}:${t}`));
@@ -84,6 +83,7 @@ async function run(dryRun, force) {
             throw new Error(`circuit breaker: ${p.tripped.map((t) => `${t.repo} would lose ${t.tags} tags (${Math.round(t.fraction * 100)}%)`).join("; ")}` +
                 ` > maxDeleteFraction ${cfg.policy.maxDeleteFraction}; nothing was deleted (--force overrides)`);
         }
+        report.uploadsPurged = purgeUploads(cfg.purgeUploadsAfterHours, dryRun);
         if (dryRun) { report.ok = true; return report; }
         for (const rp of p.repos) {
             for (const t of rp.untag) await reg.remove(rp.name, t);

@@ -32,19 +32,29 @@ export function blobSize(digest) {
     try { return fs.statSync(path.join(V2(), "blobs/sha256", h.slice(0, 2), h, "data")).size; } catch { return undefined; }
 }
 
+/** Every `_uploads` folder under the repositories, with its repository (repositories that never got a manifest too). */
+function uploadDirs(dir = path.join(V2(), "repositories"), repo = "") {
+    /** @type {{ repo: string, dir: string }[]} */
+    const out = [];
+    let entries = [];
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return out; }
+    for (const e of entries) {
+        if (!e.isDirectory() || e.name === "_manifests" || e.name === "_layers") continue;
+        if (e.name === "_uploads") out.push({ repo, dir: path.join(dir, e.name) });
+        else out.push(...uploadDirs(path.join(dir, e.name), repo ? `${repo}/${e.name}` : e.name));
+    }
+    return out;
+}
+
 /**
- * Uploads started more than `hours` ago (their `startedat`), removed; returns them.
- * @param {string[]} repos
+ * Uploads started more than `hours` ago (their `startedat`, RFC 3339), removed; returns them.
  * @param {number} hours
  * @param {boolean} dryRun
  */
-export function purgeUploads(repos, hours, dryRun) {
+export function purgeUploads(hours, dryRun) {
     const purged = [];
-    for (const repo of repos) {
-        const dir = path.join(V2(), "repositories", repo, "_uploads");
-        let ids = [];
-        try { ids = fs.readdirSync(dir); } catch { continue; }
-        for (const id of ids) {
+    for (const { repo, dir } of uploadDirs()) {
+        for (const id of fs.readdirSync(dir)) {
             let started;
             try { started = Date.parse(fs.readFileSync(path.join(dir, id, "startedat"), "utf8").trim()); } catch { started = mtime(path.join(dir, id)); }
             if (started === undefined || Number.isNaN(started) || Date.now() - started < hours * 3_600_000) continue;
