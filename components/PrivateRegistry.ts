@@ -132,7 +132,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             const own = this.images ? this.images.refs.apply((r) => Object.values(r).map((ref) => ref.slice(this.address.length + 1))) : [];
             this.maintenance = new RegistryMaintenance(`${name}-maintenance`, {
                 provider: server.provider, containerName: s.containerName, registryImage: s.image, nodeImage: mt.nodeImage,
-                dataVolume: server.volumeName.apply((v) => v ?? undefined) as pulumi.Output<string>, dataHostPath: s.dataHostPath,
+                ...(s.dataHostPath !== undefined ? { dataHostPath: s.dataHostPath } : { dataVolume: server.volumeName as pulumi.Output<string> }),
                 writers: [server.writer], schedule: mt.schedule, windowMinutes: mt.windowMinutes, untaggedGraceHours: mt.untaggedGraceHours,
                 maxDeletePercent: mt.maxDeletePercent, uploadAgeHours: mt.uploadAgeHours, retention: mt.retention,
                 protect: pulumi.all([own, mt.protect]).apply(([a, b]) => [...a, ...b]),

@@ -42,7 +42,8 @@ let ca = "";
 const docker = (...args: string[]) => run("docker", ["-H", env.dockerHost, ...args]);
 const api = (p: string, method = "GET", login = "pull") => httpsGet({ host: env.hostAddress, port: PORT, servername: env.hostAddress, ca, path: p, method,
     auth: login === "pull" ? `${out.username}:${out.password}` : `${out.pushUsername}:${out.pushPassword}`,
-    headers: { Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json" } });
+    headers: { Accept: ["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.docker.distribution.manifest.v2+json"].join(", ") } });
 
 before(async () => {
     await stack.init();
@@ -91,7 +92,7 @@ describe(`live: maintenance on registry ${line}`, () => {
     });
 
     let report: any;
-    let pullLoop = { requests: 0, failures: [] as string[], writes: new Map<number, number>(), unavailable: "" };
+    const pullLoop = { requests: 0, failures: [] as string[], writes: new Map<number, number>(), unavailable: "" };
     it("a forced run, with pulls and pushes going on: 0 pull failures, pushes answered 503 during the window", async () => {
         let stop = false;
         const blob = [...f.o.closure(f.t[3]).keys()][1]; // t4's config
