@@ -39,4 +39,6 @@ export const migration = registry.server?.migration?.report ?? "";
 /** Where `npm run maintenance` runs a maintenance now (empty without `maintenance`). */
 export const maintenance = registry.maintenance
     ? pulumi.output({ dockerHost: settings.dockerHost, container: registry.maintenance.containerName })
-    : "";
+    : registry.clusterMaintenance
+        ? { namespace: settings.cluster!.namespace, deployment: registry.clusterMaintenance.deploymentName }
+        : "";

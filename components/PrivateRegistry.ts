@@ -8,7 +8,8 @@ import { RegistryCluster } from "./cluster/RegistryCluster";
 import { RegistryCredentials } from "./identity/RegistryCredentials";
 import { RegistryServer } from "./registry/RegistryServer";
 import { ServiceImages } from "./images/ServiceImages";
-import { RegistryMaintenance } from "./maintenance/RegistryMaintenance";
+import { ClusterMaintenance } from "./maintenance/ClusterMaintenance";
+import { RegistryMaintenance, RunnerSettings } from "./maintenance/RegistryMaintenance";
 
 /**
  * Where the image builder (the registry's docker host) pushes: `pushAddress` if set; else the host's
@@ -52,6 +53,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly images?: ServiceImages;
     /** Garbage collection and retention, with `maintenance`. */
     public readonly maintenance?: RegistryMaintenance;
+    public readonly clusterMaintenance?: ClusterMaintenance;
 
     constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
@@ -74,14 +76,27 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         }, { parent: this }) : this.pushCredentials;
         const access = pullOnly ? { frontImage: s.access.frontImage, pullHtpasswd: this.credentials.htpasswd } : undefined;
         const k = s.kubernetes;
+        const mt = s.maintenance;
+        // the runner's rules; what it protects is known once the stack's images are built
+        const runner: Omit<RunnerSettings, "protect"> | undefined = mt && {
+            schedule: mt.schedule, windowMinutes: mt.windowMinutes, untaggedGraceHours: mt.untaggedGraceHours, maxDeletePercent: mt.maxDeletePercent,
+            uploadAgeHours: mt.uploadAgeHours, retention: mt.retention,
+        };
         if (s.cluster && k) {
             const c = s.cluster;
+            const provider = kubernetesProvider(`${name}-cluster-k8s`, k, this);
+            this.clusterMaintenance = mt && runner && pullOnly ? new ClusterMaintenance(`${name}-cluster-maintenance`, {
+                ...runner, provider, namespace: c.namespace, name: c.name, registryImage: c.image, nodeImage: mt.nodeImage,
+                s3: { bucket: c.s3.bucket, endpoint: c.s3.endpoint, region: c.s3.region, rootDirectory: c.s3.rootDirectory, redirect: c.s3.redirect,
+                    keys: c.s3.accessKey !== undefined && c.s3.secretKey !== undefined, ca: c.s3.caPem !== undefined },
+            }, { parent: this }) : undefined;
+            const cm = this.clusterMaintenance;
             this.cluster = new RegistryCluster(`${name}-cluster`, {
-                provider: kubernetesProvider(`${name}-cluster-k8s`, k, this), namespace: c.namespace, name: c.name, replicas: c.replicas,
+                provider, namespace: c.namespace, name: c.name, replicas: c.replicas,
                 image: c.image, service: c.service, port: s.port,
                 certPem: this.certificate.certPem, privateKeyPem: this.certificate.privateKeyPem, htpasswd: this.pushCredentials.htpasswd, access,
                 s3: c.s3, minTlsVersion: s.tls.minVersion, logLevel: s.logLevel, drainSeconds: c.drainSeconds, cpu: c.cpu, memory: c.memory,
-                extraEnv: c.extraEnv,
+                extraEnv: c.extraEnv, ...(cm ? { maintenance: { url: cm.url, supervisorConfigMap: cm.supervisorConfigMap } } : {}),
             }, { parent: this });
         } else {
             this.server = new RegistryServer(`${name}-server`, {
@@ -126,18 +141,17 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 }, { parent: this }),
             }, { parent: this, dependsOn: server ? server.containers : [this.cluster!.service] });
         }
-        const mt = s.maintenance;
-        if (mt && server?.writer) {
-            // the stack's own images always stay, named as the registry knows them (no host)
-            const own = this.images ? this.images.refs.apply((r) => Object.values(r).map((ref) => ref.slice(this.address.length + 1))) : [];
+        // the stack's own images always stay, named as the registry knows them (no host), and maintenance.protect
+        const own = this.images ? this.images.refs.apply((r) => Object.values(r).map((ref) => ref.slice(this.address.length + 1))) : pulumi.output([]);
+        const protect = own.apply((a) => [...a, ...(mt?.protect ?? [])]);
+        if (mt && runner && server?.writer) {
             this.maintenance = new RegistryMaintenance(`${name}-maintenance`, {
-                provider: server.provider, containerName: s.containerName, registryImage: s.image, nodeImage: mt.nodeImage,
+                ...runner, protect, provider: server.provider, containerName: s.containerName, registryImage: s.image, nodeImage: mt.nodeImage,
                 ...(s.dataHostPath !== undefined ? { dataHostPath: s.dataHostPath } : { dataVolume: server.volumeName as pulumi.Output<string> }),
-                writers: [server.writer], schedule: mt.schedule, windowMinutes: mt.windowMinutes, untaggedGraceHours: mt.untaggedGraceHours,
-                maxDeletePercent: mt.maxDeletePercent, uploadAgeHours: mt.uploadAgeHours, retention: mt.retention,
-                protect: pulumi.all([own, mt.protect]).apply(([a, b]) => [...a, ...b]),
+                writers: [server.writer],
             }, { parent: this, dependsOn: [...server.containers, ...(this.images ? [this.images] : [])] });
         }
+        this.clusterMaintenance?.runAfter([this.cluster!.deployment, ...(this.images ? [this.images] : [])], protect);
         this.registerOutputs({});
     }
 }

@@ -36,6 +36,11 @@ export interface RegistryClusterArgs {
     cpu: string;
     memory: string;
     extraEnv?: Record<string, string>;
+    /**
+     * With `access`: the writer runs under the maintenance supervisor, which polls the runner at `url`
+     * (supervise.sh from the ConfigMap), and the reader keeps no blob cache.
+     */
+    maintenance?: { url: pulumi.Input<string>; supervisorConfigMap: pulumi.Input<string> };
 }
 
 /** `bash -c <script> s3check.sh check`: the store, checked where pulumi runs (at preview too). */
@@ -117,7 +122,7 @@ export class RegistryCluster extends pulumi.ComponentResource {
             s3: { bucket: s3.bucket, endpoint: s3.endpoint, region: s3.region, rootDirectory: s3.rootDirectory, redirect: s3.redirect, keys, ca: ca !== undefined },
             extraEnv: args.extraEnv, ...role,
         });
-        const env = args.access ? envOf({ addr: READER.addr, debugAddr: READER.debug, readOnly: true }) : envOf({});
+        const env = args.access ? envOf({ addr: READER.addr, debugAddr: READER.debug, readOnly: true, noCache: args.maintenance !== undefined }) : envOf({});
         const writerEnv = envOf({ addr: WRITER.addr, debugAddr: WRITER.debug });
         const frontText = frontConfig({
             port: CLUSTER_PORT, reader: READER.addr, writer: WRITER.addr, certFile: `${CERT_DIR}/tls.crt`, keyFile: `${CERT_DIR}/tls.key`, minTlsVersion: args.minTlsVersion,
@@ -154,6 +159,12 @@ export class RegistryCluster extends pulumi.ComponentResource {
                 ...(ca ? [{ name: "s3-ca", mountPath: S3_CA_DIR, readOnly: true }] : []),
             ],
         });
+        const m = args.maintenance;
+        // the writer under the maintenance supervisor: it stops while the runner holds a window open
+        const supervised = (c: ReturnType<typeof registry>) => m ? {
+            ...c, command: ["/bin/sh", "/maint/supervise.sh"], env: [...c.env, { name: "MAINT_URL", value: m.url }],
+            volumeMounts: [...c.volumeMounts, { name: "supervisor", mountPath: "/maint", readOnly: true }],
+        } : c;
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
             metadata: metadata(),
             spec: {
@@ -192,13 +203,14 @@ export class RegistryCluster extends pulumi.ComponentResource {
                                 ],
                             }] : []),
                             registry("registry", env, "auth", args.access !== undefined),
-                            ...(args.access ? [registry("writer", writerEnv, "push-auth", true)] : []),
+                            ...(args.access ? [supervised(registry("writer", writerEnv, "push-auth", true))] : []),
                         ],
                         volumes: [
                             { name: "tls", secret: { secretName: tls.metadata.name, defaultMode: 0o440 } },
                             { name: "auth", secret: { secretName: secret.metadata.name, items: [{ key: SECRET_KEYS.htpasswd, path: "htpasswd" }], defaultMode: 0o440 } },
                             { name: "tmp", emptyDir: {} },
                             ...(ca ? [{ name: "s3-ca", configMap: { name: ca.metadata.name } }] : []),
+                            ...(m ? [{ name: "supervisor", configMap: { name: m.supervisorConfigMap, defaultMode: 0o555 } }] : []),
                             ...(front ? [
                                 { name: "push-auth", secret: { secretName: secret.metadata.name, items: [{ key: SECRET_KEYS.pushHtpasswd, path: "htpasswd" }], defaultMode: 0o440 } },
                                 { name: "front-auth", secret: { secretName: secret.metadata.name, defaultMode: 0o440, items: [

@@ -28,6 +28,8 @@ export interface ClusterEnvOptions {
     s3: { bucket: string; endpoint?: string; region: string; rootDirectory: string; redirect: boolean; keys: boolean; ca: boolean };
     /** Maintenance mode: the registry refuses writes. */
     readOnly?: boolean;
+    /** No blob descriptor cache (a reader that must never claim a swept blob exists). */
+    noCache?: boolean;
     /** Where it listens (default: every address, CLUSTER_PORT) and its debug listener (default 127.0.0.1:5001). */
     addr?: string;
     debugAddr?: string;
@@ -66,7 +68,8 @@ export function clusterEnv(o: ClusterEnvOptions): EnvVar[] {
             // readiness follows the store: a failed Stat of the root turns / into 503 within 10 s
             ["REGISTRY_HEALTH_STORAGEDRIVER_ENABLED", "true"], ["REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL", "5s"], ["REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD", "2"],
             ["REGISTRY_STORAGE", "s3"],
-            ["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR", "inmemory"],
+            // an unknown type turns the cache off
+            ["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR", o.noCache ? "none" : "inmemory"],
             ["REGISTRY_STORAGE_DELETE_ENABLED", "false"],
             ["REGISTRY_STORAGE_MAINTENANCE", o.readOnly ? MAINTENANCE.reader : MAINTENANCE.writer],
             ["REGISTRY_STORAGE_REDIRECT_DISABLE", o.s3.redirect ? "false" : "true"],

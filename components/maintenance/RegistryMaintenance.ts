@@ -12,7 +12,34 @@ export interface RetentionRule {
     keepTags: string[];
 }
 
-export interface RegistryMaintenanceArgs {
+/** What the runner is told: its schedule, window and rules (config.json), the same in both modes. */
+export interface RunnerSettings {
+    schedule: pulumi.Input<string>;
+    windowMinutes: pulumi.Input<number>;
+    untaggedGraceHours: pulumi.Input<number>;
+    maxDeletePercent: pulumi.Input<number>;
+    uploadAgeHours: pulumi.Input<number>;
+    retention: pulumi.Input<RetentionRule[]>;
+    /** `repo@sha256:…` that always stay: the stack's own images and `maintenance.protect`. */
+    protect: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** The runner's config.json; `writers` are the writer containers' names (on a docker host). */
+export function runnerConfig(a: RunnerSettings, writers: pulumi.Input<string>[]): pulumi.Output<string> {
+    return pulumi.all([writers, a.schedule, a.windowMinutes, a.untaggedGraceHours, a.maxDeletePercent, a.uploadAgeHours, a.retention, a.protect]).apply(
+        ([w, schedule, windowMinutes, untaggedGraceHours, maxDeletePercent, uploadAgeHours, retention, protect]) => JSON.stringify({
+            writers: w, schedule, windowSeconds: windowMinutes * 60, purgeUploadsAfterHours: uploadAgeHours,
+            policy: {
+                rules: retention.map((r) => ({
+                    repositories: r.repositories, keepTags: r.keepTags,
+                    ...(r.keepLast > 0 ? { keepLast: r.keepLast } : {}), ...(r.keepDays > 0 ? { keepDays: r.keepDays } : {}),
+                })),
+                untaggedGraceHours, maxDeleteFraction: maxDeletePercent / 100, protect: [...new Set(protect)].sort(),
+            },
+        }, null, 2));
+}
+
+export interface RegistryMaintenanceArgs extends RunnerSettings {
     /** The registry's engine, and the name its containers are derived from. */
     provider: docker.Provider;
     containerName: pulumi.Input<string>;
@@ -24,14 +51,6 @@ export interface RegistryMaintenanceArgs {
     dataHostPath?: pulumi.Input<string>;
     /** The writer containers, which stop while a window is open (their hostnames are their names). */
     writers: docker.Container[];
-    schedule: pulumi.Input<string>;
-    windowMinutes: pulumi.Input<number>;
-    untaggedGraceHours: pulumi.Input<number>;
-    maxDeletePercent: pulumi.Input<number>;
-    uploadAgeHours: pulumi.Input<number>;
-    retention: pulumi.Input<RetentionRule[]>;
-    /** `repo@sha256:…` that always stay: the stack's own images and `maintenance.protect`. */
-    protect: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 const RUNNER_DIR = path.join(__dirname, "runner");
@@ -65,18 +84,7 @@ export class RegistryMaintenance extends pulumi.ComponentResource {
             },
             skipPush: true,
         }, childOpts);
-        const config = pulumi.all([args.writers.map((w) => w.name), args.schedule, args.windowMinutes, args.untaggedGraceHours,
-            args.maxDeletePercent, args.uploadAgeHours, args.retention, args.protect]).apply(
-            ([writers, schedule, windowMinutes, untaggedGraceHours, maxDeletePercent, uploadAgeHours, retention, protect]) => JSON.stringify({
-                writers, schedule, windowSeconds: windowMinutes * 60, purgeUploadsAfterHours: uploadAgeHours,
-                policy: {
-                    rules: retention.map((r) => ({
-                        repositories: r.repositories, keepTags: r.keepTags,
-                        ...(r.keepLast > 0 ? { keepLast: r.keepLast } : {}), ...(r.keepDays > 0 ? { keepDays: r.keepDays } : {}),
-                    })),
-                    untaggedGraceHours, maxDeleteFraction: maxDeletePercent / 100, protect: [...new Set(protect)].sort(),
-                },
-            }, null, 2));
+        const config = runnerConfig(args, args.writers.map((w) => w.name));
         const container = new docker.Container(`${name}-runner`, {
             name: pulumi.interpolate`${args.containerName}-maintenance`,
             image: image.imageName,

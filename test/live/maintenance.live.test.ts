@@ -220,6 +220,24 @@ describe(`live: maintenance on registry ${line}`, () => {
         assert.match(logs.stderr + logs.stdout, /recovered/);
     });
 
+    it(`on its schedule, with nobody running pulumi${line === "3" ? "" : " (on the 3.1 stack file)"}`, { skip: line !== "3" && "timed once, on the 3.1 stack file" }, async () => {
+        // the next whole minute at least 45 s ahead (the up that sets it replaces the runner first)
+        const at = new Date(Math.ceil((Date.now() + 45_000) / 60_000) * 60_000);
+        const hhmm = at.toISOString().slice(11, 16);
+        await stack.configure({ ...cfg, maintenance: { ...cfg.maintenance, schedule: hhmm } });
+        const o = await stack.up();
+        assert.equal(o.code, 0, o.stderr.slice(-2000));
+        const logs = await docker("logs", `${NAME}-maintenance`);
+        assert.match(logs.stderr, new RegExp(`next run ${at.toISOString().slice(0, 16)}`), logs.stderr);
+        let last: any;
+        for (const end = at.getTime() + 90_000; Date.now() < end; await new Promise((res) => setTimeout(res, 2000))) {
+            last = JSON.parse((await dataFile(env, `${NAME}-reader`, ".maintenance/last-run.json")) ?? "{}");
+            if (Date.parse(last.startedAt ?? "") >= at.getTime()) break;
+        }
+        assert.ok(Date.parse(last.startedAt) >= at.getTime(), `no run at ${hhmm}: last ${JSON.stringify(last).slice(0, 300)}`);
+        assert.equal(last.ok, true, JSON.stringify(last));
+    });
+
     it("a second run deletes nothing", async () => {
         const r = await maintenance(stack, ["--force"]);
         assert.equal(r.code, 0, JSON.stringify(r.report));

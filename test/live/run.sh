@@ -45,7 +45,7 @@ files=(test/live/registry.live.test.ts test/live/nodeScripts.live.test.ts test/l
        test/live/kubernetes-errors.live.test.ts test/live/migrate.live.test.ts test/live/migrateNodes.live.test.ts test/live/readme.live.test.ts
        test/live/s3-env.live.test.ts test/live/cluster-env.live.test.ts test/live/cluster.live.test.ts
        test/live/clusterConformance.live.test.ts test/live/clusterFailures.live.test.ts test/live/clusterMove.live.test.ts
-       test/live/clusterAccess.live.test.ts test/live/accessUpgrade.live.test.ts test/live/maintenance.live.test.ts)
+       test/live/clusterAccess.live.test.ts test/live/accessUpgrade.live.test.ts test/live/maintenance.live.test.ts test/live/clusterMaintenance.live.test.ts)
 for stack in "${stacks[@]}"; do
   echo "== live suite against $stack"
   bash "$HERE/env/up.sh"

@@ -101,3 +101,36 @@ describe("maintenance: the graph on a docker host", () => {
         assert.deepEqual(runner.volumes.map((v: any) => [v.hostPath, v.containerPath]), [["/srv/registry", "/var/lib/registry"]]);
     });
 });
+
+describe("maintenance: the graph in cluster mode", () => {
+    const S3 = { endpoint: "https://s3.example:9000", bucket: "registry", accessKey: "AKIA1", secretKey: "secret-key-1", caPem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" };
+    it("the writers poll the runner's Service; the runner copies the registry binary, reads the store, and has no login", async () => {
+        const s = config.parseSettings({ ...base, port: 30500, kubernetes: { context: "kind" }, cluster: { s3: S3 },
+            maintenance: { retention: [{ keepLast: 2 }] } }, "dev");
+        const r = new reg.PrivateRegistry("registry", { settings: config.withSecrets(s), id: "private-registry-dev" }, { transformations: [captureOptions] });
+        await valueOf(r.cluster!.serviceName);
+        await settle();
+        const deployments = byType("kubernetes:apps/v1:Deployment");
+        const registry = deployments.find((d) => d.inputs.metadata.name === "registry-dev")!.inputs.spec.template.spec;
+        const writer = registry.containers.find((c: any) => c.name === "writer");
+        assert.deepEqual(writer.command, ["/bin/sh", "/maint/supervise.sh"]);
+        assert.match(writer.env.find((e: any) => e.name === "MAINT_URL").value, /^http:\/\/.*:8080$/);
+        assert.ok(writer.volumeMounts.some((m: any) => m.mountPath === "/maint"));
+        const reader = registry.containers.find((c: any) => c.name === "registry");
+        assert.equal(reader.env.find((e: any) => e.name === "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR").value, "none");
+        const runner = deployments.find((d) => d.inputs.metadata.name === "registry-dev-maintenance")!.inputs.spec;
+        assert.equal(runner.replicas, 1);
+        assert.equal(runner.strategy.type, "Recreate");
+        assert.deepEqual(runner.template.spec.initContainers[0].command, ["/bin/sh", "-c", "cp /bin/registry /maint-bin/registry"]);
+        const c = runner.template.spec.containers[0];
+        const names = c.env.map((e: any) => e.name);
+        assert.ok(names.includes("REGISTRY_STORAGE_S3_BUCKET") && names.includes("REGISTRY_STORAGE_S3_SECRETKEY") && names.includes("NODE_EXTRA_CA_CERTS"), names.join(" "));
+        assert.ok(!names.some((n: string) => /^REGISTRY_(AUTH|HTTP)/.test(n)), `the runner gets the store, no login: ${names.join(" ")}`);
+        const svc = byType("kubernetes:core/v1:Service").find((x) => x.inputs.metadata.name === "registry-dev-maintenance")!;
+        assert.equal(svc.inputs.spec.type, "ClusterIP");
+        const files = byType("kubernetes:core/v1:ConfigMap").find((x) => x.inputs.metadata.name === "registry-dev-maintenance")!;
+        const data = await valueOf(files.inputs.data) as Record<string, string>;
+        assert.ok(data["runner.mjs"] && data["s3.mjs"]);
+        assert.ok(JSON.parse(data["config.json"]).policy.protect.some((p: string) => p.startsWith("team/api@sha256:")));
+    });
+});

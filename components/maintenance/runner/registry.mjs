@@ -16,7 +16,16 @@ const ACCEPT = [
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 ].join(", ");
 
-/** The configuration of a private instance (and of GC, which reads only `storage`). */
+/**
+ * The configuration of a private instance (and of GC, which reads only `storage`), and the environment
+ * it runs with: on S3 (cluster mode) the store comes from the REGISTRY_STORAGE_* variables the runner
+ * has, which replace the whole storage map, so what the file says of storage is said again there.
+ */
+function childEnv(mode) {
+    const maintenance = `{uploadpurging: {enabled: false}, readonly: {enabled: ${mode !== "delete"}}}`;
+    return { ...process.env, OTEL_TRACES_EXPORTER: "none", REGISTRY_STORAGE_DELETE_ENABLED: String(mode === "delete"),
+        REGISTRY_STORAGE_MAINTENANCE: maintenance, REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR: "none", REGISTRY_HTTP_ADDR: ADDR };
+}
 function writeConfig(mode) {
     fs.writeFileSync(CONFIG, [
         "version: 0.1",
@@ -31,9 +40,9 @@ function writeConfig(mode) {
 }
 
 /** Runs `registry <args>`, resolving with its exit code and output. */
-export function registry(args) {
+export function registry(args, mode = "read") {
     return new Promise((resolve) => {
-        const p = spawn(BIN, args, { env: { ...process.env, OTEL_TRACES_EXPORTER: "none" } });
+        const p = spawn(BIN, args, { env: childEnv(mode) });
         let out = "";
         p.stdout.on("data", (b) => { out += b; });
         p.stderr.on("data", (b) => { out += b; });
@@ -61,7 +70,7 @@ export async function garbageCollect(dryRun) {
  */
 export async function startInstance(mode) {
     writeConfig(mode);
-    const p = spawn(BIN, ["serve", CONFIG], { env: { ...process.env, OTEL_TRACES_EXPORTER: "none" }, stdio: ["ignore", "ignore", "pipe"] });
+    const p = spawn(BIN, ["serve", CONFIG], { env: childEnv(mode), stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     p.stderr?.on("data", (b) => { log = (log + b).slice(-4000); });
     for (let i = 0; i < 100; i++) {

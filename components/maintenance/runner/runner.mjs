@@ -10,14 +10,24 @@ import * as path from "node:path";
 import { guardProblems, nextRun, parseGcOutput, parseSchedule } from "./gc.mjs";
 import { plan, referenced } from "./plan.mjs";
 import * as reg from "./registry.mjs";
-import { blobSize, freeBytes, purgeUploads, revisions, ROOT, tagPushedAt } from "./store.mjs";
-import * as win from "./window.mjs";
+import { s3FromEnv } from "./s3.mjs";
+import { fsStore, ROOT } from "./store.mjs";
+import { s3Store } from "./storeS3.mjs";
+
+/** Cluster mode: the window is served to the writers over HTTP on this port (httpWindow.mjs), not kept in files. */
+const PORT = Number(process.env.MAINT_WINDOW_PORT ?? 0);
+const win = PORT ? await import("./httpWindow.mjs") : await import("./window.mjs");
+/** Where the last run's report is kept: beside the data, or (cluster mode) in the runner's own folder. */
+const STATE_DIR = process.env.MAINT_STATE_DIR ?? path.join(ROOT, ".maintenance");
 
 const CONFIG = process.env.MAINT_CONFIG ?? "/maint/config.json";
 const log = (msg) => console.error(`${new Date().toISOString()} maintenance: ${msg}`);
 /** @type {{ writers: string[], windowSeconds: number, schedule: string, purgeUploadsAfterHours: number,
  *  policy: import("./plan.mjs").Policy }} */
 const cfg = JSON.parse(fs.readFileSync(CONFIG, "utf8"));
+const s3 = s3FromEnv();
+/** Where push times, revisions, blob sizes and uploads are read: the data folder, or the S3 bucket (cluster mode). */
+const store = s3 ? s3Store(s3) : fsStore;
 /** The window this process holds open, closed on SIGTERM so writers resume at once. */
 let active;
 process.on("SIGTERM", () => { if (active) { active.close(); win.unlock(); } process.exit(143); });
@@ -28,7 +38,8 @@ async function inventory() {
     const repos = [];
     for (const name of await reg.catalog()) {
         /** @type {import("./plan.mjs").Repo} */
-        const repo = { name, tags: [], revisions: revisions(name), manifests: {} };
+        const repo = { name, tags: [], revisions: await store.revisions(name), manifests: {} };
+        const times = await store.tagTimes(name);
         const load = async (ref) => {
             const m = await reg.manifest(name, ref);
             if (!m) return undefined;
@@ -40,7 +51,7 @@ async function inventory() {
         };
         for (const tag of await reg.tags(name)) {
             const digest = await load(tag);
-            if (digest) repo.tags.push({ tag, digest, pushedAt: tagPushedAt(name, tag) });
+            if (digest) repo.tags.push({ tag, digest, pushedAt: times.get(tag) ?? 0 });
         }
         for (const r of repo.revisions) if (!repo.manifests[r.digest]) await load(r.digest);
         repos.push(repo);
@@ -52,7 +63,7 @@ async function run(dryRun, force) {
     const t0 = Date.now();
     const report = { ok: false, dryRun, startedAt: new Date(t0).toISOString(), durationMs: 0, windowMs: 0,
         deletedTags: /** @type {string[]} */ ([]), deletedManifests: /** @type {string[]} */ ([]), untaggedTags: /** @type {string[]} */ ([]),
-        blobsSwept: 0, bytesFreed: 0, freeBytesBefore: freeBytes(), freeBytesAfter: 0, uploadsPurged: /** @type {string[]} */ ([]),
+        blobsSwept: 0, bytesFreed: 0, freeBytesBefore: store.freeBytes(), freeBytesAfter: /** @type {number | null} */ (null), uploadsPurged: /** @type {string[]} */ ([]),
         kept: /** @type {import("./plan.mjs").Kept[]} */ ([]), tripped: /** @type {unknown[]} */ ([]), verified: { tags: 0, manifests: 0, blobs: 0 },
         error: /** @type {string | undefined} */ (undefined), recovered: false };
     const held = win.lock(cfg.windowSeconds);
@@ -83,7 +94,7 @@ async function run(dryRun, force) {
             throw new Error(`circuit breaker: ${p.tripped.map((t) => `${t.repo} would lose ${t.tags} tags (${Math.round(t.fraction * 100)}%)`).join("; ")}` +
                 ` > maxDeleteFraction ${cfg.policy.maxDeleteFraction}; nothing was deleted (--force overrides)`);
         }
-        report.uploadsPurged = purgeUploads(cfg.purgeUploadsAfterHours, dryRun);
+        report.uploadsPurged = await store.purgeUploads(cfg.purgeUploadsAfterHours, dryRun);
         if (dryRun) { report.ok = true; return report; }
         for (const rp of p.repos) {
             for (const t of rp.untag) await reg.remove(rp.name, t);
@@ -97,10 +108,11 @@ async function run(dryRun, force) {
         const gc = parseGcOutput(dry.out);
         const problems = guardProblems(gc, refs);
         if (problems.length) throw new Error(`GC dry run refused, nothing swept: ${problems.join("; ")}`);
-        const sizes = new Map(gc.blobs.map((d) => [d, blobSize(d) ?? 0]));
+        const sizes = new Map();
+        for (const d of gc.blobs) sizes.set(d, (await store.blobSize(d)) ?? 0);
         const real = await reg.garbageCollect(false);
         if (real.code !== 0) throw new Error(`garbage-collect failed: ${real.out.slice(-2000)}`);
-        for (const [d, size] of sizes) if (blobSize(d) === undefined) { report.blobsSwept++; report.bytesFreed += size; }
+        for (const [d, size] of sizes) if ((await store.blobSize(d)) === undefined) { report.blobsSwept++; report.bytesFreed += size; }
         instance = await reg.startInstance("read");
         report.verified = await verify(refs, repos);
         report.ok = true;
@@ -116,7 +128,7 @@ async function run(dryRun, force) {
             if (late.length) { report.ok = false; report.error = `${report.error ? `${report.error}; ` : ""}writers not serving again: ${late.join(", ")}`; }
         }
         win.unlock();
-        report.freeBytesAfter = freeBytes();
+        report.freeBytesAfter = store.freeBytes();
         report.durationMs = Date.now() - t0;
     }
     return report;
@@ -145,15 +157,16 @@ async function verify(refs, before) {
 
 async function once(dryRun, force) {
     const report = await run(dryRun, force);
-    if (!dryRun) fs.writeFileSync(path.join(ROOT, ".maintenance/last-run.json"), JSON.stringify(report, null, 2));
+    if (!dryRun) fs.writeFileSync(path.join(STATE_DIR, "last-run.json"), JSON.stringify(report, null, 2));
     log(report.ok ? `done in ${report.durationMs} ms: ${report.deletedManifests.length} manifests deleted, ${report.bytesFreed} bytes freed` : `FAILED: ${report.error}`);
     console.log(JSON.stringify(report));
     return report;
 }
 
 async function serve() {
-    fs.mkdirSync(path.join(ROOT, ".maintenance/state"), { recursive: true });
+    fs.mkdirSync(path.join(STATE_DIR, "state"), { recursive: true });
     if (win.recover()) log("recovered: cleared the lock and window of a run that died");
+    if (PORT) { win.serveWindow(PORT, once); log(`window served on :${PORT}`); }
     const schedule = parseSchedule(cfg.schedule);
     if (typeof schedule === "string") throw new Error(`schedule: ${schedule}`);
     if (!schedule) { log("no schedule: runs on demand only"); setInterval(() => undefined, 1 << 30); return; }
@@ -166,7 +179,17 @@ async function serve() {
 }
 
 const [cmd, ...flags] = process.argv.slice(2);
-if (cmd === "run") {
+if (cmd === "run" && PORT) {
+    // the serve process owns the window: it runs this one and answers with the report
+    const q = [flags.includes("--dry-run") ? "dryRun=1" : "", flags.includes("--force") ? "force=1" : ""].filter(Boolean).join("&");
+    // node:http, which waits as long as the run takes (fetch gives up on headers after 5 minutes)
+    const http = await import("node:http");
+    http.get(`http://127.0.0.1:${PORT}/run?${q}`, (res) => {
+        let body = "";
+        res.on("data", (d) => { body += d; });
+        res.on("end", () => { process.stdout.write(body); process.exit(JSON.parse(body).ok ? 0 : 1); });
+    }).on("error", (e) => { log(String(e)); process.exit(1); });
+} else if (cmd === "run") {
     once(flags.includes("--dry-run"), flags.includes("--force")).then((r) => process.exit(r.ok ? 0 : 1), (e) => { log(String(e)); process.exit(1); });
 } else if (cmd === "serve" || cmd === undefined) {
     serve().catch((e) => { log(String(e)); process.exit(1); });

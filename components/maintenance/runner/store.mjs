@@ -70,3 +70,21 @@ export function freeBytes() {
     const s = fs.statfsSync(ROOT);
     return s.bavail * s.bsize;
 }
+
+/** The filesystem store with the interface storeS3.mjs has (async, per repository). */
+export const fsStore = {
+    /** @param {string} repo */
+    async tagTimes(repo) {
+        const dir = path.join(V2(), "repositories", repo, "_manifests/tags");
+        let tags = [];
+        try { tags = fs.readdirSync(dir); } catch { return new Map(); }
+        return new Map(tags.map((t) => [t, tagPushedAt(repo, t)]));
+    },
+    /** @param {string} repo */
+    revisions: async (repo) => revisions(repo),
+    /** @param {string} d */
+    blobSize: async (d) => blobSize(d),
+    /** @param {number} hours @param {boolean} dryRun */
+    purgeUploads: async (hours, dryRun) => purgeUploads(hours, dryRun),
+    freeBytes: () => freeBytes(),
+};

@@ -5,6 +5,9 @@
 # .maintenance/readonly-until beside the data; once it has passed (the runner closed it, or died and
 # stopped extending it) the registry starts again, a fresh process with an empty cache. What it is doing
 # goes to .maintenance/state/<hostname> as "<stopped|rw> <epoch>", which the runner waits for.
+# With MAINT_URL (cluster mode: no shared folder on an object store), the window and the state travel
+# as one GET of $MAINT_URL/window?writer=<hostname>&state=<state> per second instead; a runner that
+# cannot be reached leaves the last deadline it gave in force, so pushes resume by then.
 set -u
 root=${MAINT_ROOT:-/var/lib/registry}
 flag=$root/.maintenance/readonly-until
@@ -13,13 +16,23 @@ health=http://${REGISTRY_HTTP_DEBUG_ADDR:-127.0.0.1:5001}/debug/health
 cfg=/etc/distribution/config.yml
 [ -f "$cfg" ] || cfg=/etc/docker/registry/config.yml
 pid=""
+cur=starting
+until_http=0
 
 say() { echo "supervise: $*" >&2; }
 report() {
+  cur=$1
+  [ -n "${MAINT_URL:-}" ] && return 0
   mkdir -p "${state%/*}" && echo "$1 $(date +%s)" > "$state.tmp" && mv -f "$state.tmp" "$state"
 }
 in_window() {
-  until=$(cat "$flag" 2>/dev/null) || return 1
+  if [ -n "${MAINT_URL:-}" ]; then
+    got=$(wget -q -T 2 -O - "$MAINT_URL/window?writer=$(hostname)&state=$cur" 2>/dev/null) &&
+      case $got in '' | *[!0-9]*) ;; *) until_http=$got ;; esac
+    until=$until_http
+  else
+    until=$(cat "$flag" 2>/dev/null) || return 1
+  fi
   case $until in '' | *[!0-9]*) return 1 ;; esac
   [ "$until" -gt "$(date +%s)" ]
 }
@@ -33,6 +46,8 @@ stop() {
     kill -TERM "$pid" 2>/dev/null
     wait "$pid"
     pid=""
+cur=starting
+until_http=0
   fi
 }
 start() {

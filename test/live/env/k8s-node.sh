@@ -124,7 +124,7 @@ live_images() {
     return 0
   fi
   mapfile -t IMAGES < <(python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))
-print("\n".join([*e["registryImages"].values(), e["frontImage"], e["frontImageDefault"], e["testImage"]]))' "$env")
+print("\n".join([*e["registryImages"].values(), e["frontImage"], e["frontImageDefault"], e["nodeImage"], e["testImage"]]))' "$env")
   DOCKER_CONFIG=$LIVE_DIR/docker-cli docker -H "unix://$sock" save "${IMAGES[@]}" | ctr_ -n k8s.io images import - >/dev/null ||
     die "importing ${IMAGES[*]} from $sock failed"
 }
