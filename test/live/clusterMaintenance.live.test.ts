@@ -59,7 +59,7 @@ before(async () => {
     out = (await stackClient(stack, work, "push")).out;
     c = { push: clientFiles(work, "push", out.pushDockerConfigJson, out.caCertificatePem), pull: clientFiles(work, "pull", out.dockerConfigJson, out.caCertificatePem) };
     f = fixture(work);
-    await pushFixture(env, c.push, HOST, f);
+    await pushFixture(env, c.push, HOST, f, 1100);
 });
 after(async () => {
     await stack.destroy();

@@ -45,8 +45,8 @@ export function fixture(work: string) {
 }
 export type Fixture = ReturnType<typeof fixture>;
 
-/** Pushes the fixture in push-time order (the planner ranks tags by when they were pushed). */
-export async function pushFixture(env: LiveEnv, c: Client, host: string, f: Fixture): Promise<void> {
+/** Pushes the fixture in push-time order (the planner ranks tags by when they were pushed; S3 keeps those times to the second). */
+export async function pushFixture(env: LiveEnv, c: Client, host: string, f: Fixture, spacingMs = 20): Promise<void> {
     const steps: [string, Blob][] = [
         ["ret/app:t1", f.t[0]], ["ret/app:keep-me", f.t[0]], ["ret/app:t2", f.t[1]], ["ret/app:t3", f.t[2]], ["ret/app:t4", f.t[3]],
         [`ret/app:sha256-${f.t[1].digest.slice(7)}.sig`, f.sig2], [`ret/app:sha256-${f.t[3].digest.slice(7)}.sig`, f.sig4],
@@ -56,7 +56,7 @@ export async function pushFixture(env: LiveEnv, c: Client, host: string, f: Fixt
     for (const [dest, blob] of steps) {
         const r = await push(env, c, f.o.ref(dest.replace(/[/:]/g, "_"), blob), `${host}/${dest}`);
         assert.equal(r.code, 0, `push ${dest}: ${r.stderr}`);
-        await new Promise((res) => setTimeout(res, 20));
+        await new Promise((res) => setTimeout(res, spacingMs));
     }
 }
 

@@ -59,7 +59,8 @@ export function plan(repos, policy, o) {
     const tripped = [];
     for (const repo of repos) {
         const rules = policy.rules.filter((r) => r.repositories.some((g) => globToRegExp(g).test(repo.name)));
-        const normal = repo.tags.filter((t) => !attachmentSubject(t.tag)).sort((a, b) => b.pushedAt - a.pushedAt || a.tag.localeCompare(b.tag));
+        // newest first; a tie (S3 keeps times to the second) ranks the later name as the newer
+        const normal = repo.tags.filter((t) => !attachmentSubject(t.tag)).sort((a, b) => b.pushedAt - a.pushedAt || b.tag.localeCompare(a.tag));
         /** @type {RepoPlan} */
         const rp = { name: repo.name, untag: [], delete: [], keptShared: [], expiredTags: [], tagCount: normal.length };
         out.push(rp);

@@ -7,7 +7,8 @@
 # goes to .maintenance/state/<hostname> as "<stopped|rw> <epoch>", which the runner waits for.
 # With MAINT_URL (cluster mode: no shared folder on an object store), the window and the state travel
 # as one GET of $MAINT_URL/window?writer=<hostname>&state=<state> per second instead; a runner that
-# cannot be reached leaves the last deadline it gave in force, so pushes resume by then.
+# cannot be reached leaves the last deadline it gave in force, so pushes resume by then. (`timeout`,
+# not wget -T: the static busybox of some images crashes on -T.)
 set -u
 root=${MAINT_ROOT:-/var/lib/registry}
 flag=$root/.maintenance/readonly-until
@@ -27,7 +28,7 @@ report() {
 }
 in_window() {
   if [ -n "${MAINT_URL:-}" ]; then
-    got=$(wget -q -T 2 -O - "$MAINT_URL/window?writer=$(hostname)&state=$cur" 2>/dev/null) &&
+    got=$(timeout 3 wget -q -O - "$MAINT_URL/window?writer=$(hostname)&state=$cur" 2>/dev/null) &&
       case $got in '' | *[!0-9]*) ;; *) until_http=$got ;; esac
     until=$until_http
   else
