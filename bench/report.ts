@@ -160,7 +160,20 @@ function cluster(r: any): string {
     ].join("\n");
 }
 
-const sections: Record<string, (r: any) => string> = { auth, throughput, access, engine, program, cluster };
+function maintenance(r: any): string {
+    const rows = r.runs.map((x: any, i: number) => [String(i + 1), f(x.dryMs / 1000, 2), f(x.runMs / 1000, 2), f(x.windowMs / 1000, 2), String(x.deletedTags),
+        String(x.deletedManifests), String(x.blobsSwept), f(x.bytesFreed / 2 ** 20, 1), `${x.verified.tags} / ${x.verified.manifests} / ${x.verified.blobs}`]);
+    return [
+        `${r.repositories} repositories × ${r.tagsPerRepository} tags (${r.repositories * r.tagsPerRepository} tags; a shared 1 MiB base layer, a unique 64 KiB layer and a config each), `
+            + `retention \`keepLast: ${r.keepLast}\`, registry ${r.line}.x on a docker host; times as the runner reports them. ${runInfo(r)}`,
+        "",
+        table(["run", "dry run s", "run s", "window s", "tags deleted", "manifests deleted", "blobs swept", "MiB freed", "verified tags / manifests / blobs"], rows),
+        "",
+        `Median: dry run ${s(r.dryRunS)} s, run ${s(r.runS)} s, pushes refused for ${s(r.windowS)} s.`,
+    ].join("\n");
+}
+
+const sections: Record<string, (r: any) => string> = { auth, throughput, access, engine, program, cluster, maintenance };
 
 /** Section name → the text that belongs between its markers, from the results in `dir`. */
 export function reportBlocks(dir = RESULTS_DIR): Map<string, string> {

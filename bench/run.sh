@@ -3,7 +3,7 @@
 # writes bench/results/*.json and regenerates the tables in docs/BENCHMARKS.md from them.
 #   npm run bench              full run (~14 min on 2 cores), results in bench/results/, docs regenerated
 #   npm run bench -- --quick   fewer repetitions and costs (~4.5 min), results in bench/results/quick/, docs untouched
-#   npm run bench -- --quick auth engine   only the named benches (auth, throughput, access, engine, program, cluster)
+#   npm run bench -- --quick auth engine   only the named benches (auth, throughput, access, engine, program, cluster, maintenance)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUICK=()
@@ -11,11 +11,11 @@ BENCHES=()
 for a in "$@"; do
   case "$a" in
     --quick) QUICK=(--quick) ;;
-    auth | throughput | access | engine | program | cluster) BENCHES+=("$a") ;;
-    *) echo "usage: bench/run.sh [--quick] [auth|throughput|access|engine|program|cluster ...]" >&2; exit 2 ;;
+    auth | throughput | access | engine | program | cluster | maintenance) BENCHES+=("$a") ;;
+    *) echo "usage: bench/run.sh [--quick] [auth|throughput|access|engine|program|cluster|maintenance ...]" >&2; exit 2 ;;
   esac
 done
-[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(program engine auth throughput access cluster)
+[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(program engine auth throughput access cluster maintenance)
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (the live environment: namespaces, its own dockerd)" >&2; exit 1; }
 
 export LIVE_DIR=${LIVE_DIR:-/tmp/pr-live}
