@@ -72,6 +72,9 @@ describe(`live: maintenance on registry ${line}`, () => {
         assert.match(ps.stdout, new RegExp(`${NAME}-writer "/bin/sh /maint/supe`), ps.stdout);
         assert.match(ps.stdout, new RegExp(`${NAME}-maintenance `), ps.stdout);
         assert.match((await dataFile(env, `${NAME}-reader`, `.maintenance/state/${NAME}-writer`)) ?? "", /^rw \d+/);
+        // the writer purges abandoned uploads itself too, on both lines (set explicitly: the images' defaults differ)
+        const logs = await docker("logs", `${NAME}-writer`);
+        assert.match(logs.stdout + logs.stderr, /Starting upload purge in/);
     });
 
     it("the circuit breaker stops a run that would delete most of a repository's tags; --dry-run deletes nothing", async () => {
