@@ -7,9 +7,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import { after, before, describe, it } from "node:test";
-import { run, Stack } from "./cli";
+import { Stack } from "./cli";
 import { CLUSTER_HOST, clusterInfo, clusterStack, kubectl, kubectlOk, mapClusterHost, stackClient } from "./clusterSupport";
-import { Client, fixture, Fixture, pullAll, push, pushFixture } from "./maintenanceSupport";
+import { assertTraffic, Client, expected, fixture, Fixture, maintenance, pullAll, push, pushFixture, trafficDuring } from "./maintenanceSupport";
 import { clientFiles, httpsGet, loadEnv } from "./support";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -30,7 +30,7 @@ let c: { push: Client; pull: Client };
 let f: Fixture;
 let store: any;
 let s3mod: typeof import("../../components/maintenance/runner/s3.mjs");
-const api = (p: string, method = "GET", login = "pull") => httpsGet({ host: cluster.nodeIp, port: PORT, servername: CLUSTER_HOST, ca: out.caCertificatePem, path: p, method,
+const api = (p: string, method = "GET", login: "pull" | "push" = "pull") => httpsGet({ host: cluster.nodeIp, port: PORT, servername: CLUSTER_HOST, ca: out.caCertificatePem, path: p, method,
     auth: login === "pull" ? `${out.username}:${out.password}` : `${out.pushUsername}:${out.pushPassword}`,
     headers: { host: HOST, Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json" } });
 /** Whether the bucket still holds a blob's data. */
@@ -38,13 +38,6 @@ const stored = async (digest: string) => {
     const key = s3mod.keyOf(store, `/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`);
     return (await s3mod.list(store, key)).some((o) => o.key === key);
 };
-async function maintenance(flags: string[]): Promise<{ code: number; report: any; stderr: string }> {
-    const r = await run("npm", ["run", "-s", "maintenance", "--", "--stack", stack.name, ...flags], { env: stack.env, cwd: stack.project, timeoutMs: 10 * 60_000 });
-    let report: any;
-    try { report = JSON.parse(r.stdout.trim().split("\n").pop() ?? ""); } catch { assert.fail(`no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`); }
-    return { code: r.code, report, stderr: r.stderr };
-}
-
 before(async () => {
     mapClusterHost(env, cluster.nodeIp);
     s3mod = await import("../../components/maintenance/runner/s3.mjs");
@@ -79,43 +72,18 @@ describe("live: maintenance in cluster mode, on S3", () => {
 
     let report: any;
     it("a run with a pull loop through the node port: 0 pull failures, pushes answered 503 inside the window", async () => {
-        let stop = false;
-        const loop = { requests: 0, failures: [] as string[], writes: new Map<number, number>() };
-        const blob = [...f.o.closure(f.t[3]).keys()][1];
-        const pulling = (async () => {
-            while (!stop) {
-                for (const p of ["/v2/ret/app/manifests/t4", `/v2/ret/app/blobs/${blob}`, "/v2/other/base/manifests/1"]) {
-                    loop.requests++;
-                    const r = await api(p).catch((e) => ({ status: 0, body: String(e) }));
-                    if (r.status !== 200) loop.failures.push(`${p}: ${r.status} ${r.body.slice(0, 200)}`);
-                }
-                const w = await api("/v2/ret/probe/blobs/uploads/", "POST", "push").catch(() => ({ status: 0 }));
-                loop.writes.set(w.status, (loop.writes.get(w.status) ?? 0) + 1);
-            }
-        })();
-        const r = await maintenance(["--force"]);
-        stop = true;
-        await pulling;
+        const { result: r, traffic } = await trafficDuring(api, f, () => maintenance(stack, ["--force"]));
         report = r.report;
         fs.writeFileSync(path.join(work, "report.json"), JSON.stringify(report, null, 2));
         assert.equal(r.code, 0, `${JSON.stringify(report)}\n${r.stderr}`);
-        assert.ok(loop.requests > 20, `only ${loop.requests} pulls`);
-        assert.deepEqual(loop.failures, []);
-        assert.deepEqual([...loop.writes.keys()].filter((s) => s !== 202 && s !== 503), [], JSON.stringify([...loop.writes]));
-        assert.ok((loop.writes.get(503) ?? 0) > 0, `no push was refused during the window: ${JSON.stringify([...loop.writes])}`);
+        assertTraffic(traffic);
         assert.equal((await api("/v2/ret/probe/blobs/uploads/", "POST", "push")).status, 202);
     });
 
     it("nothing lost: kept images pull whole by digest, expired ones are gone with their unique blobs; the bytes freed match", async () => {
-        const kept = [["ret/app", f.t[3]], ["ret/app", f.t[0]], ["ret/app", f.sig4], ["ret/multi", f.mNew], ["ret/multi", f.arm], ["other/base", f.other], ["ret/many", f.many[5]]] as const;
+        const { kept, gone, keptBlobs, unique } = expected(f);
         for (const [repo, m] of kept) assert.equal((await pullAll(env, c.pull, work, `${HOST}/${repo}@${m.digest}`)).code, 0, `${repo}@${m.digest}`);
-        const gone: (readonly [string, typeof f.t[0]])[] = [["ret/app", f.t[1]], ["ret/app", f.t[2]], ["ret/app", f.sig2], ["ret/multi", f.mOld],
-            ...f.many.slice(0, 5).map((m) => ["ret/many", m] as const)];
         for (const [repo, m] of gone) assert.equal((await api(`/v2/${repo}/manifests/${m.digest}`)).status, 404, `${repo}@${m.digest}`);
-        const keptBlobs = new Set<string>();
-        for (const [, m] of kept) for (const d of f.o.closure(m).keys()) keptBlobs.add(d);
-        const unique = new Map<string, number>();
-        for (const [, m] of gone) for (const [d, s] of f.o.closure(m)) if (!keptBlobs.has(d)) unique.set(d, s);
         for (const d of unique.keys()) assert.equal(await stored(d), false, `${d} is still in the bucket`);
         for (const d of keptBlobs) assert.equal(await stored(d), true, `${d} was swept`);
         assert.equal(report.bytesFreed, [...unique.values()].reduce((a, b) => a + b, 0));

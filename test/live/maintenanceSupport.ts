@@ -75,3 +75,59 @@ export async function dataFile(env: LiveEnv, reader: string, rel: string): Promi
     return r.code === 0 ? r.stdout : undefined;
 }
 export const blobPath = (digest: string) => `docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
+
+/** A request through the registry's address with one of the stack's logins. */
+export type Api = (p: string, method?: string, login?: "pull" | "push") => Promise<{ status: number; body: string }>;
+export interface Traffic { requests: number; failures: string[]; writes: Map<number, number>; unavailable: string }
+
+/**
+ * Three reads of a kept image with the pull login and an upload start with the push login, over and over
+ * while `during` runs: what each got.
+ */
+export async function trafficDuring<T>(api: Api, f: Fixture, during: () => Promise<T>): Promise<{ result: T; traffic: Traffic }> {
+    const traffic: Traffic = { requests: 0, failures: [], writes: new Map(), unavailable: "" };
+    const config = [...f.o.closure(f.t[3]).keys()][1]; // t4's config
+    let stop = false;
+    const loop = (async () => {
+        while (!stop) {
+            for (const p of ["/v2/ret/app/manifests/t4", `/v2/ret/app/blobs/${config}`, "/v2/other/base/manifests/1"]) {
+                traffic.requests++;
+                const r = await api(p).catch((e) => ({ status: 0, body: String(e) }));
+                if (r.status !== 200) traffic.failures.push(`${p}: ${r.status} ${r.body.slice(0, 200)}`);
+            }
+            const w = await api("/v2/ret/probe/blobs/uploads/", "POST", "push").catch((e) => ({ status: 0, body: String(e) }));
+            traffic.writes.set(w.status, (traffic.writes.get(w.status) ?? 0) + 1);
+            if (w.status === 503) traffic.unavailable = w.body;
+        }
+    })();
+    try {
+        return { result: await during(), traffic };
+    } finally {
+        stop = true;
+        await loop;
+    }
+}
+
+/** Pulls never failed, uploads got 202 or 503, and at least one 503 `UNAVAILABLE` came inside the window. */
+export function assertTraffic(t: Traffic): void {
+    assert.ok(t.requests > 20, `only ${t.requests} pulls`);
+    assert.deepEqual(t.failures, []);
+    assert.deepEqual([...t.writes.keys()].filter((s) => s !== 202 && s !== 503), [], JSON.stringify([...t.writes]));
+    assert.ok((t.writes.get(503) ?? 0) > 0, `no push was refused during the window: ${JSON.stringify([...t.writes])}`);
+    assert.match(t.unavailable, /"code":"UNAVAILABLE"/);
+}
+
+type Ref = readonly [repo: string, manifest: Blob];
+/**
+ * What a run with keepLast 1 and keepTags ^keep- keeps of the fixture and what it deletes, and the blobs
+ * only the deleted manifests reach (with their sizes): what GC must sweep and bytesFreed must add up to.
+ */
+export function expected(f: Fixture, alsoKept: Ref[] = []): { kept: Ref[]; gone: Ref[]; keptBlobs: Set<string>; unique: Map<string, number> } {
+    const kept: Ref[] = [["ret/app", f.t[3]], ["ret/app", f.t[0]], ["ret/app", f.sig4], ["ret/multi", f.mNew], ["ret/multi", f.arm],
+        ["other/base", f.other], ["ret/many", f.many[5]], ...alsoKept];
+    const gone: Ref[] = [["ret/app", f.t[1]], ["ret/app", f.t[2]], ["ret/app", f.sig2], ["ret/multi", f.mOld], ...f.many.slice(0, 5).map((m): Ref => ["ret/many", m])];
+    const keptBlobs = new Set(kept.flatMap(([, m]) => [...f.o.closure(m).keys()]));
+    const unique = new Map<string, number>();
+    for (const [, m] of gone) for (const [d, s] of f.o.closure(m)) if (!keptBlobs.has(d)) unique.set(d, s);
+    return { kept, gone, keptBlobs, unique };
+}
